@@ -1,0 +1,788 @@
+# ───────────────────────────── sflow runtime ─────────────────────────────
+# The same block in every script sflow writes (templates/runtime.sh in the sflow
+# sources). Needs bash >= 4.4 and coreutils; srun and scontrol for Slurm tasks;
+# curl only for HTTP probes. The workflow section at the end of this file
+# declares the tasks; `sflow_main` runs them.
+#
+# How it runs: the main shell is the parent of every task. Each attempt of a
+# task runs in a background "runner" with its own process group; runners and
+# probe loops report events ("exit", "probe-ok", ...) as single lines into a
+# FIFO that main holds open. Main blocks on that FIFO (`read -t` only for the
+# next timer: a timeout or a retry), so a finished dependency starts its
+# dependents at once. Stopping a task: SIGTERM to its process group, a grace
+# period, then SIGKILL.
+
+shopt -u patsub_replacement 2>/dev/null || true
+
+# ── clock ────────────────────────────────────────────────────────────────────
+# Milliseconds since the epoch in SFLOW_NOW. bash < 5 has no EPOCHREALTIME, so
+# its clock is whole seconds and timers add one second of slack to stay safe.
+if [[ -n ${EPOCHREALTIME:-} ]]; then
+  SFLOW_SLACK=0
+  sflow_clock() { local t=${EPOCHREALTIME/[.,]/}; SFLOW_NOW=$((10#$t / 1000)); }
+else
+  SFLOW_SLACK=1000
+  sflow_clock() { printf -v SFLOW_NOW '%(%s)T' -1; SFLOW_NOW=$((SFLOW_NOW * 1000)); }
+fi
+
+# ── declarations used by the workflow section ────────────────────────────────
+SFLOW_ENV_TEXT=''
+declare -a SFLOW_T_NAME=() SFLOW_T_GROUP=() SFLOW_T_REPLICA=() SFLOW_T_NODES=()
+declare -a SFLOW_T_GPUS=() SFLOW_T_SLOT_AT=() SFLOW_T_SLOT_N=() SFLOW_T_WAIT=()
+declare -a SFLOW_T_NEXT=() SFLOW_SLOTS=()
+declare -A SFLOW_ID=()
+
+# sflow_env <<'EOF' … EOF: the exports every task's step starts with.
+sflow_env() { IFS= read -r -d '' SFLOW_ENV_TEXT || true; }
+
+# sflow_task NAME GROUP REPLICA AFTER NODES GPUS [SLOT...]
+# One concrete task. AFTER: comma-separated tasks it waits for (done, or ready
+# for services), or "-". NODES: allocation indices. GPUS: planned
+# CUDA_VISIBLE_DEVICES or "-". SLOTs are passed to the group function as $1….
+sflow_task() {
+  local i=${#SFLOW_T_NAME[@]} dep k IFS=,
+  SFLOW_ID[$1]=$i
+  SFLOW_T_NAME[i]=$1 SFLOW_T_GROUP[i]=$2 SFLOW_T_REPLICA[i]=$3
+  SFLOW_T_NODES[i]=$5 SFLOW_T_GPUS[i]=$6
+  SFLOW_T_SLOT_AT[i]=${#SFLOW_SLOTS[@]} SFLOW_T_SLOT_N[i]=$(($# - 6))
+  SFLOW_SLOTS+=("${@:7}")
+  SFLOW_T_WAIT[i]=0 SFLOW_T_NEXT[i]=''
+  if [[ $4 != - ]]; then
+    for dep in $4; do
+      SFLOW_T_WAIT[i]=$((SFLOW_T_WAIT[i] + 1))
+      k=${SFLOW_ID[$dep]}
+      SFLOW_T_NEXT[k]+=" $i"
+    done
+  fi
+}
+
+# Called by a group function (sflow_group_<task>) each time main launches one
+# of its tasks. They fill SFLOW_G_*, which the task's runner inherits.
+sflow_launch() { SFLOW_G_LAUNCH=("$@"); }
+sflow_backend() { SFLOW_G_BACKEND=$1; }
+sflow_export() {
+  local q
+  printf -v q '%q' "$2"
+  SFLOW_G_EXPORTS+="export $1=$q"$'\n'
+}
+sflow_retry() { SFLOW_G_RETRIES=$1 SFLOW_G_RETRY_INTERVAL=$2 SFLOW_G_RETRY_BACKOFF=$3; }
+sflow_timeout() { SFLOW_G_TIMEOUT=$1; }
+# sflow_probe readiness|failure TYPE --option value …
+sflow_probe() {
+  SFLOW_G_PROBE_AT+=("${#SFLOW_G_PROBE_ARGS[@]}")
+  SFLOW_G_PROBE_N+=("$#")
+  SFLOW_G_PROBE_ARGS+=("$@")
+  [[ $1 == readiness ]] && SFLOW_G_READY_PROBES=$((SFLOW_G_READY_PROBES + 1))
+  return 0
+}
+# sflow_script "$@" <<'EOF' … EOF: the task's own lines; @@sflow:K@@ is slot K.
+sflow_script() {
+  IFS= read -r -d '' SFLOW_G_SCRIPT || true
+  local k=1 v
+  for v in "$@"; do
+    SFLOW_G_SCRIPT=${SFLOW_G_SCRIPT//"@@sflow:$k@@"/"$v"}
+    k=$((k + 1))
+  done
+}
+
+sflow_group_reset() {
+  SFLOW_G_LAUNCH=() SFLOW_G_BACKEND=$SFLOW_BACKEND_KIND SFLOW_G_EXPORTS=''
+  SFLOW_G_RETRIES=0 SFLOW_G_RETRY_INTERVAL=0 SFLOW_G_RETRY_BACKOFF=1
+  SFLOW_G_TIMEOUT=0 SFLOW_G_SCRIPT='' SFLOW_G_READY_PROBES=0
+  SFLOW_G_PROBE_AT=() SFLOW_G_PROBE_N=() SFLOW_G_PROBE_ARGS=()
+}
+
+# ── messages ─────────────────────────────────────────────────────────────────
+# One line per state change on stdout (the job's output file) and in events.log.
+sflow_event() {
+  local ts
+  printf -v ts '%(%Y-%m-%d %H:%M:%S)T' -1
+  printf '%s sflow: %s\n' "$ts" "$*"
+  [[ -n ${SFLOW_RUN_DIR:-} ]] && printf '%s %s\n' "$ts" "$*" >>"$SFLOW_RUN_DIR/events.log"
+  return 0
+}
+sflow_die() {
+  printf 'sflow: error: %s\n' "$*" >&2
+  exit 2
+}
+
+# ── allocation facts ─────────────────────────────────────────────────────────
+# SFLOW_NODE_NAME[k] and SFLOW_NODE_IP[k] for allocation index k.
+sflow_find_nodes() {
+  SFLOW_NODE_NAME=() SFLOW_NODE_IP=()
+  local k name ip line
+  if [[ $SFLOW_BACKEND_KIND == local ]]; then
+    for ((k = 0; k < SFLOW_NODE_COUNT; k++)); do
+      sflow_local_name "$k"
+      SFLOW_NODE_NAME[k]=$SFLOW_NAME
+      SFLOW_NODE_IP[k]=127.0.0.1
+    done
+    return 0
+  fi
+  [[ -n ${SLURM_JOB_ID:-} ]] || sflow_die "SLURM_JOB_ID is not set: submit this script with sbatch (or run it inside an allocation)"
+  local nodelist=${SLURM_JOB_NODELIST:-${SLURM_NODELIST:-}}
+  [[ -n $nodelist ]] || sflow_die "SLURM_JOB_NODELIST is not set"
+  mapfile -t SFLOW_NODE_NAME < <(scontrol show hostnames "$nodelist")
+  ((${#SFLOW_NODE_NAME[@]} >= SFLOW_NODE_COUNT)) ||
+    sflow_die "the plan needs $SFLOW_NODE_COUNT nodes but the allocation has ${#SFLOW_NODE_NAME[@]} ($nodelist)"
+  for ((k = 0; k < ${#SFLOW_NODE_NAME[@]}; k++)); do
+    name=${SFLOW_NODE_NAME[k]}
+    ip=''
+    while read -r line _; do
+      ip=$line
+      break
+    done < <(getent ahostsv4 "$name" 2>/dev/null)
+    SFLOW_NODE_IP[k]=$ip
+  done
+  # Names the resolver does not know: ask each node once, in one step.
+  if [[ " ${SFLOW_NODE_IP[*]} " == *"  "* || -z ${SFLOW_NODE_IP[0]} ]]; then
+    while read -r name ip _; do
+      for ((k = 0; k < ${#SFLOW_NODE_NAME[@]}; k++)); do
+        [[ ${SFLOW_NODE_NAME[k]} == "$name" && -z ${SFLOW_NODE_IP[k]} ]] && SFLOW_NODE_IP[k]=$ip
+      done
+    done < <(srun --nodes "${#SFLOW_NODE_NAME[@]}" --ntasks-per-node 1 --overlap --export=ALL \
+      bash -c 'echo "$(hostname) $(hostname -I)"' 2>/dev/null)
+  fi
+  for ((k = 0; k < ${#SFLOW_NODE_NAME[@]}; k++)); do
+    [[ ${SFLOW_NODE_NAME[k]} =~ ^[A-Za-z0-9._-]+$ ]] || sflow_die "unexpected node name '${SFLOW_NODE_NAME[k]}'"
+    [[ ${SFLOW_NODE_IP[k]} =~ ^[0-9A-Fa-f.:]+$ ]] || sflow_die "no IP address found for node ${SFLOW_NODE_NAME[k]}"
+  done
+}
+
+# The local backend's node names: localhost, localhost-1, localhost-2, …
+sflow_local_name() {
+  SFLOW_NAME=localhost
+  if (($1 > 0)); then SFLOW_NAME=localhost-$1; fi
+}
+
+# Replaces @@sflow:nodeK.name@@ / @@sflow:nodeK.ip@@ in the variable named $1.
+sflow_fill_nodes() {
+  local -n sflow_text=$1
+  [[ $sflow_text == *@@sflow:node* ]] || return 0
+  local k
+  for ((k = 0; k < ${#SFLOW_NODE_NAME[@]}; k++)); do
+    sflow_text=${sflow_text//"@@sflow:node$k.name@@"/"${SFLOW_NODE_NAME[k]}"}
+    sflow_text=${sflow_text//"@@sflow:node$k.ip@@"/"${SFLOW_NODE_IP[k]}"}
+  done
+}
+
+# ── the task's process: runner, step, log prefixer ───────────────────────────
+# Timestamps each line: "YYYY-mm-dd HH:MM:SS,mmm - sflow.task.NAME - INFO - …".
+sflow_prefix() {
+  trap '' TERM INT
+  local line t ts ms pfx=" - sflow.task.$1 - INFO - "
+  while IFS= read -r line || [[ -n $line ]]; do
+    t=${EPOCHREALTIME:-}
+    if [[ -n $t ]]; then
+      printf -v ts '%(%Y-%m-%d %H:%M:%S)T' "${t%[.,]*}"
+      ms=${t#*[.,]}
+      ms=${ms:0:3}
+    else
+      printf -v ts '%(%Y-%m-%d %H:%M:%S)T' -1
+      ms=000
+    fi
+    printf '%s,%s%s%s\n' "$ts" "$ms" "$pfx" "$line"
+  done
+}
+
+# Inside the step: export the SFLOW_* facts Slurm knows, and narrow the GPUs to
+# the planned slice (kept when Slurm gave exactly that many, narrowed by
+# position when it gave more, an error when it gave fewer).
+read -r -d '' SFLOW_STEP_PRELUDE <<'SFLOW_STEP_PRELUDE' || true
+if [ -n "${SLURM_JOB_ID:-${SLURM_JOBID:-}}" ]; then export SFLOW_BACKEND_JOB_ID="${SLURM_JOB_ID:-${SLURM_JOBID:-}}"; fi
+if [ -n "${SLURM_JOB_NODELIST:-${SLURM_NODELIST:-}}" ]; then export SFLOW_BACKEND_NODELIST="${SLURM_JOB_NODELIST:-${SLURM_NODELIST:-}}"; fi
+if [ -n "${SLURM_NNODES:-}" ]; then export SFLOW_BACKEND_NUM_NODES="$SLURM_NNODES"; fi
+if [ -n "${SLURM_STEP_ID:-}" ]; then export SFLOW_BACKEND_STEP_ID="$SLURM_STEP_ID"; fi
+if [ -n "${SLURMD_NODENAME:-}" ]; then export SFLOW_TASK_NODE_NAME="$SLURMD_NODENAME"; fi
+if [ -n "${SLURM_NODEID:-}" ]; then export SFLOW_TASK_NODE_INDEX="$SLURM_NODEID"; fi
+if [ -n "${SLURM_PROCID:-}" ]; then export SFLOW_TASK_PROCESS_ID="$SLURM_PROCID"; fi
+if [ -n "${SLURM_LOCALID:-}" ]; then export SFLOW_TASK_LOCAL_PROCESS_ID="$SLURM_LOCALID"; fi
+if [ -n "${SLURM_NTASKS:-}" ]; then export SFLOW_TASK_NUM_PROCESSES="$SLURM_NTASKS"; fi
+if [ -n "${SFLOW_GPU_PLAN:-}" ]; then
+  if [ -z "${CUDA_VISIBLE_DEVICES:-}" ]; then
+    export CUDA_VISIBLE_DEVICES=$SFLOW_GPU_PLAN
+  else
+    IFS=, read -r -a sflow_seen <<<"$CUDA_VISIBLE_DEVICES"
+    IFS=, read -r -a sflow_want <<<"$SFLOW_GPU_PLAN"
+    if [ "${#sflow_seen[@]}" -lt "${#sflow_want[@]}" ]; then
+      echo "sflow: planned GPUs $SFLOW_GPU_PLAN but this step sees only CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES" >&2
+      exit 97
+    elif [ "${#sflow_seen[@]}" -gt "${#sflow_want[@]}" ]; then
+      sflow_list=
+      for sflow_k in "${sflow_want[@]}"; do
+        if [ "$sflow_k" -ge "${#sflow_seen[@]}" ]; then
+          echo "sflow: planned GPU $sflow_k is not among the visible CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES" >&2
+          exit 97
+        fi
+        sflow_list=${sflow_list:+$sflow_list,}${sflow_seen[$sflow_k]}
+      done
+      export CUDA_VISIBLE_DEVICES=$sflow_list
+    fi
+    unset sflow_seen sflow_want sflow_list sflow_k
+  fi
+fi
+SFLOW_STEP_PRELUDE
+
+# Builds the launch command of task $1 into SFLOW_CMD and the task's exports
+# into SFLOW_TASK_ENV. Uses the SFLOW_G_* of its group.
+sflow_build_command() {
+  local i=$1 name=${SFLOW_T_NAME[$1]} k names='' ips='' dir
+  local -a nodes
+  dir=$SFLOW_RUN_DIR/$name
+  IFS=, read -r -a nodes <<<"${SFLOW_T_NODES[i]}"
+  for k in "${nodes[@]}"; do
+    if [[ $SFLOW_G_BACKEND == local ]]; then
+      sflow_local_name "$k"
+      names+=${names:+,}$SFLOW_NAME
+      ips+=${ips:+,}127.0.0.1
+    else
+      names+=${names:+,}${SFLOW_NODE_NAME[k]}
+      ips+=${ips:+,}${SFLOW_NODE_IP[k]}
+    fi
+  done
+  local env=$SFLOW_ENV_TEXT$SFLOW_G_EXPORTS q
+  printf -v q 'export SFLOW_REPLICA_INDEX=%q SFLOW_TASK_ASSIGNED_NODE_NAMES=%q SFLOW_TASK_ASSIGNED_NODE_IPS=%q\n' \
+    "${SFLOW_T_REPLICA[i]}" "$names" "$ips"
+  env+=$q
+  printf -v q 'export SFLOW_WORKSPACE_DIR=%q SFLOW_OUTPUT_DIR=%q SFLOW_WORKFLOW_OUTPUT_DIR=%q SFLOW_TASK_OUTPUT_DIR=%q SFLOW_TASK_RESULT_FILE=%q SFLOW_WORKFLOW_RESULT_FILE=%q\n' \
+    "$SFLOW_WORKSPACE_DIR" "$SFLOW_OUTPUT_DIR" "$SFLOW_RUN_DIR" "$dir" "$dir/result.json" "$SFLOW_RUN_DIR/results.json"
+  env+=$q
+  if [[ $SFLOW_G_BACKEND != local ]]; then
+    printf -v q 'export SFLOW_BACKEND_JOB_ID=%q SFLOW_BACKEND_NODELIST=%q SFLOW_BACKEND_NUM_NODES=%q\n' \
+      "${SLURM_JOB_ID:-}" "${SLURM_JOB_NODELIST:-${SLURM_NODELIST:-}}" "${SLURM_NNODES:-${#SFLOW_NODE_NAME[@]}}"
+    env+=$q
+  fi
+  [[ ${SFLOW_T_GPUS[i]} != - ]] && env+="export SFLOW_GPU_PLAN=${SFLOW_T_GPUS[i]}"$'\n'
+  sflow_fill_nodes env
+  SFLOW_TASK_ENV=$env SFLOW_TASK_IPS=$ips
+  local body=$env$SFLOW_STEP_PRELUDE$'\n'$SFLOW_G_SCRIPT
+  SFLOW_CMD=()
+  local arg
+  case ${SFLOW_G_LAUNCH[0]} in
+    srun)
+      for arg in "${SFLOW_G_LAUNCH[@]}"; do
+        arg=${arg//"@@sflow:task.nodelist@@"/"$names"}
+        arg=${arg//"@@sflow:task.name@@"/"$name"}
+        sflow_fill_nodes arg
+        SFLOW_CMD+=("$arg")
+      done
+      SFLOW_CMD+=(bash -c "$body")
+      ;;
+    bash) SFLOW_CMD=(bash -c "$body") ;;
+    python)
+      # Python reads its code from -c; the task's exports go into the runner's env.
+      SFLOW_CMD=("${SFLOW_G_LAUNCH[@]:1}" -c "$SFLOW_G_SCRIPT")
+      ;;
+    ssh)
+      # ssh hands the remote login shell one string; quote the body for it.
+      q=\'${body//\'/\'\\\'\'}\'
+      SFLOW_CMD=("${SFLOW_G_LAUNCH[@]:1}" "bash -lc $q")
+      ;;
+  esac
+}
+
+# Runs one attempt of task $1 (attempt $2) in its own process group and reports
+# "exit I A RC" when the step and its probes are gone.
+sflow_runner() {
+  local i=$1 a=$2 name=${SFLOW_T_NAME[$1]} dir log rc k
+  set +m
+  exec </dev/null
+  dir=$SFLOW_RUN_DIR/$name
+  log=$dir/$name.log
+  if [[ ${SFLOW_G_LAUNCH[0]} == python ]]; then
+    eval "$SFLOW_TASK_ENV"
+    # shellcheck disable=SC1090
+    source <(printf '%s\n' "$SFLOW_STEP_PRELUDE")
+  fi
+  {
+    printf '# attempt %s of %s\n' "$a" "$name"
+    printf '%q ' "${SFLOW_CMD[@]}"
+    printf '\n'
+  } >"$dir/$name.cmd"
+  (
+    trap 'true' TERM INT
+    "${SFLOW_CMD[@]}" 2>&1 | sflow_prefix "$name" >>"$log"
+    exit "${PIPESTATUS[0]}"
+  ) 2>/dev/null &
+  local step=$! stopping=0
+  local -a probes=()
+  for ((k = 0; k < ${#SFLOW_G_PROBE_AT[@]}; k++)); do
+    sflow_probe_loop "$i" "$a" "${SFLOW_G_PROBE_ARGS[@]:SFLOW_G_PROBE_AT[k]:SFLOW_G_PROBE_N[k]}" &
+    probes+=($!)
+  done
+  trap 'stopping=1' TERM INT
+  while :; do
+    wait "$step"
+    rc=$?
+    kill -0 "$step" 2>/dev/null || break
+  done
+  trap - TERM INT
+  ((${#probes[@]})) && kill -TERM "${probes[@]}" 2>/dev/null
+  wait "${probes[@]}" 2>/dev/null
+  # A service that exited before its probes fired gets one last look (a log
+  # line written just before exiting still counts).
+  if ((SFLOW_G_READY_PROBES > 0 && rc == 0 && stopping == 0)) && [[ ! -e $dir/.ready.$a ]]; then
+    local ok=0
+    for ((k = 0; k < ${#SFLOW_G_PROBE_AT[@]}; k++)); do
+      set -- "${SFLOW_G_PROBE_ARGS[@]:SFLOW_G_PROBE_AT[k]:SFLOW_G_PROBE_N[k]}"
+      [[ $1 == readiness ]] || continue
+      sflow_probe_parse "$i" "${@:2}"
+      sflow_probe_check && ok=$((ok + 1))
+    done
+    ((ok == SFLOW_G_READY_PROBES)) && echo "probe-ok $i $a final" >&"$SFLOW_FIFO_FD"
+  fi
+  echo "exit $i $a $rc" >&"$SFLOW_FIFO_FD"
+}
+
+# ── probes ───────────────────────────────────────────────────────────────────
+# sflow_probe_parse I TYPE --opt value …: sets P_* for one probe of task I.
+sflow_probe_parse() {
+  local i=$1
+  P_TYPE=$2 P_PORT='' P_HOST='' P_EACH=0 P_URL='' P_BODY='' P_PATTERN='' P_REGEX=0
+  P_LOGS=() P_COUNT=1 P_DELAY=0 P_INTERVAL=5 P_TIMEOUT=1200 P_CHECK_TIMEOUT=30
+  P_SUCCESS=1 P_FAILURE=3 P_HEADERS=() P_METHOD=GET
+  [[ $P_TYPE == http_post ]] && P_METHOD=POST
+  shift 2
+  while (($#)); do
+    case $1 in
+      --port) P_PORT=$2 ;;
+      --host) P_HOST=$2 ;;
+      --on-node) [[ $2 == each ]] && P_EACH=1 ;;
+      --url) P_URL=$2 ;;
+      --header) P_HEADERS+=("$2") ;;
+      --body) P_BODY=$2 ;;
+      --pattern) P_PATTERN=$2 ;;
+      --regex) P_REGEX=$2 ;;
+      --logger) P_LOGS+=("$SFLOW_RUN_DIR/$2/$2.log") ;;
+      --match-count) P_COUNT=$2 ;;
+      --delay) P_DELAY=$2 ;;
+      --interval) P_INTERVAL=$2 ;;
+      --timeout) P_TIMEOUT=$2 ;;
+      --check-timeout) P_CHECK_TIMEOUT=$2 ;;
+      --success-threshold) P_SUCCESS=$2 ;;
+      --failure-threshold) P_FAILURE=$2 ;;
+    esac
+    shift 2
+  done
+  local name=${SFLOW_T_NAME[i]}
+  ((${#P_LOGS[@]})) || P_LOGS=("$SFLOW_RUN_DIR/$name/$name.log")
+  sflow_fill_nodes P_HOST
+  sflow_fill_nodes P_URL
+  sflow_fill_nodes P_BODY
+  local h
+  for h in "${!P_HEADERS[@]}"; do sflow_fill_nodes "P_HEADERS[$h]"; done
+  P_HOSTS=()
+  if [[ -n $P_HOST ]]; then
+    P_HOSTS=("$P_HOST")
+  else
+    local -a ips
+    IFS=, read -r -a ips <<<"$SFLOW_TASK_IPS"
+    if ((P_EACH)); then P_HOSTS=("${ips[@]}"); else P_HOSTS=("${ips[0]:-127.0.0.1}"); fi
+  fi
+}
+
+# One check of the parsed probe; status 0 when it passes.
+sflow_probe_check() {
+  local h n=0 f code
+  case $P_TYPE in
+    tcp_port)
+      for h in "${P_HOSTS[@]}"; do
+        timeout "$P_CHECK_TIMEOUT" bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$h" "$P_PORT" 2>/dev/null || return 1
+      done
+      ;;
+    http_get | http_post)
+      local -a args=(--silent --output /dev/null --write-out '%{http_code}' --max-time "$P_CHECK_TIMEOUT" --proto '=http,https' --request "$P_METHOD")
+      local hdrs=$SFLOW_RUN_DIR/.sflow/probe-headers.$BASHPID type=0
+      : >"$hdrs"
+      for h in "${P_HEADERS[@]}"; do
+        printf '%s\n' "$h" >>"$hdrs"
+        [[ ${h,,} == content-type:* ]] && type=1
+      done
+      if [[ $P_METHOD == POST ]]; then
+        ((type)) || printf '%s\n' 'Content-Type: text/plain; charset=utf-8' >>"$hdrs"
+        args+=(--data-binary @-)
+      fi
+      args+=(--header "@$hdrs" --url "$P_URL")
+      code=$(printf '%s' "$P_BODY" | curl "${args[@]}" 2>/dev/null)
+      [[ $code == [23][0-9][0-9] ]]
+      ;;
+    log_watch)
+      for f in "${P_LOGS[@]}"; do
+        [[ -f $f ]] || continue
+        if ((P_REGEX)); then
+          n=$((n + $(cut -d ' ' -f 8- "$f" | grep -o -E -e "$P_PATTERN" | wc -l)))
+        else
+          n=$((n + $(cut -d ' ' -f 8- "$f" | grep -o -F -e "$P_PATTERN" | wc -l)))
+        fi
+      done
+      ((n >= P_COUNT))
+      ;;
+  esac
+}
+
+# sflow_probe_loop I A readiness|failure TYPE --opt value …
+# Readiness: reports "probe-ok" after success_threshold passing checks in a row,
+# or "probe-timeout" once timeout seconds have passed since launch. Failure:
+# reports "probe-failed" after failure_threshold matching checks in a row.
+sflow_probe_loop() {
+  local i=$1 a=$2 role=$3 streak=0 launched=$SFLOW_LAUNCHED_AT
+  sflow_probe_parse "$i" "${@:4}"
+  exec >/dev/null 2>&1
+  sleep "$P_DELAY"
+  while :; do
+    if [[ $role == readiness ]] && ((P_TIMEOUT > 0)); then
+      sflow_clock
+      if ((SFLOW_NOW - launched > P_TIMEOUT * 1000)); then
+        echo "probe-timeout $i $a $P_TYPE" >&"$SFLOW_FIFO_FD"
+        return
+      fi
+    fi
+    if sflow_probe_check; then streak=$((streak + 1)); else streak=0; fi
+    if [[ $role == readiness ]] && ((streak >= P_SUCCESS)); then
+      : >"$SFLOW_RUN_DIR/${SFLOW_T_NAME[i]}/.ready.$a"
+      echo "probe-ok $i $a $P_TYPE" >&"$SFLOW_FIFO_FD"
+      return
+    fi
+    if [[ $role == failure ]] && ((streak >= P_FAILURE)); then
+      echo "probe-failed $i $a $P_TYPE" >&"$SFLOW_FIFO_FD"
+      return
+    fi
+    sleep "$P_INTERVAL"
+  done
+}
+
+# ── main: scheduling ─────────────────────────────────────────────────────────
+# Task states: pending, waiting (retry back-off), running, ready (a service
+# whose readiness probes passed), done, failed, stopped, skipped.
+declare -a SFLOW_ST=() SFLOW_ATTEMPT=() SFLOW_PID=() SFLOW_START=() SFLOW_END=()
+declare -a SFLOW_RC=() SFLOW_WHY=() SFLOW_SERVICE=() SFLOW_OK_PROBES=() SFLOW_NEED_PROBES=()
+declare -a SFLOW_DEADLINE=() SFLOW_RETRY_AT=() SFLOW_FREED=() SFLOW_KILLER=()
+declare -a SFLOW_RETRIES=() SFLOW_INTERVAL=() SFLOW_BACKOFF=() SFLOW_KILL_WHY=() SFLOW_LAUNCH_T=()
+declare -A SFLOW_TIMED=()
+SFLOW_UNSETTLED=0 SFLOW_FAILED=0 SFLOW_STOPPING=0 SFLOW_EXIT=0
+
+# Starts attempt SFLOW_ATTEMPT[i]+1 of task i.
+sflow_launch_task() {
+  local i=$1 name=${SFLOW_T_NAME[$1]} a
+  a=$((SFLOW_ATTEMPT[i] + 1))
+  SFLOW_ATTEMPT[i]=$a
+  sflow_group_reset
+  "sflow_group_${SFLOW_T_GROUP[i]}" "${SFLOW_SLOTS[@]:SFLOW_T_SLOT_AT[i]:SFLOW_T_SLOT_N[i]}"
+  SFLOW_SERVICE[i]=$((SFLOW_G_READY_PROBES > 0))
+  SFLOW_NEED_PROBES[i]=$SFLOW_G_READY_PROBES SFLOW_OK_PROBES[i]=0
+  SFLOW_RETRIES[i]=$SFLOW_G_RETRIES SFLOW_INTERVAL[i]=$SFLOW_G_RETRY_INTERVAL
+  SFLOW_BACKOFF[i]=$SFLOW_G_RETRY_BACKOFF
+  local dir=$SFLOW_RUN_DIR/$name
+  mkdir -p "$dir" || sflow_die "cannot create $dir"
+  if ((a > 1)) && [[ -e $dir/$name.log ]]; then
+    mv -f "$dir/$name.log" "$dir/$name.attempt$((a - 1)).log"
+  fi
+  : >"$dir/$name.log"
+  sflow_build_command "$i"
+  sflow_clock
+  SFLOW_LAUNCHED_AT=$SFLOW_NOW SFLOW_LAUNCH_T[i]=$SFLOW_NOW
+  [[ -z ${SFLOW_START[i]:-} ]] && SFLOW_START[i]=$SFLOW_NOW
+  set -m
+  sflow_runner "$i" "$a" &
+  SFLOW_PID[i]=$!
+  set +m
+  SFLOW_ST[i]=running SFLOW_KILL_WHY[i]=''
+  SFLOW_DEADLINE[i]=0
+  if ((SFLOW_G_TIMEOUT > 0)); then
+    SFLOW_DEADLINE[i]=$((SFLOW_NOW + SFLOW_G_TIMEOUT * 1000))
+    SFLOW_TIMED[$i]=1
+  fi
+  local what=''
+  ((a > 1)) && what=" (attempt $a)"
+  sflow_event "launched $name$what"
+}
+
+# Marks task i as no longer blocking its dependents and starts those now free.
+sflow_free() {
+  local i=$1 j
+  ((SFLOW_FREED[i])) && return 0
+  SFLOW_FREED[i]=1
+  ((SFLOW_STOPPING)) && return 0
+  for j in ${SFLOW_T_NEXT[i]}; do
+    SFLOW_T_WAIT[j]=$((SFLOW_T_WAIT[j] - 1))
+    if ((SFLOW_T_WAIT[j] == 0)) && [[ ${SFLOW_ST[j]} == pending ]]; then
+      sflow_launch_task "$j"
+    fi
+  done
+}
+
+# Asks the running attempt of task i to stop; "exit" arrives later.
+sflow_kill_async() {
+  local i=$1 pg=${SFLOW_PID[$1]}
+  SFLOW_KILL_WHY[i]=$2
+  kill -TERM -- "-$pg" 2>/dev/null
+  set -m
+  (
+    exec >/dev/null 2>&1
+    sleep "$SFLOW_STOP_GRACE"
+    kill -KILL -- "-$pg" && echo "exit $i ${SFLOW_ATTEMPT[i]} 137" >&"$SFLOW_FIFO_FD"
+  ) &
+  SFLOW_KILLER[i]=$!
+  set +m
+}
+
+# Task i's attempt ended with status rc (or was killed for a reason).
+sflow_on_exit() {
+  local i=$1 rc=$2 name=${SFLOW_T_NAME[$1]} why=${SFLOW_KILL_WHY[$1]:-}
+  [[ ${SFLOW_ST[i]} == running || ${SFLOW_ST[i]} == ready ]] || return 0
+  if [[ -n ${SFLOW_KILLER[i]:-} ]]; then
+    kill -- "-${SFLOW_KILLER[i]}" 2>/dev/null
+    wait "${SFLOW_KILLER[i]}" 2>/dev/null
+    SFLOW_KILLER[i]=''
+  fi
+  wait "${SFLOW_PID[i]}" 2>/dev/null
+  unset "SFLOW_TIMED[$i]"
+  sflow_clock
+  SFLOW_END[i]=$SFLOW_NOW SFLOW_RC[i]=$rc
+  local was_ready=0
+  [[ ${SFLOW_ST[i]} == ready ]] && was_ready=1
+  if [[ -z $why ]]; then
+    if ((rc == 0)) && ((SFLOW_SERVICE[i])) && ((!was_ready)); then
+      why="exited before it was ready"
+    elif ((rc != 0)); then
+      why="exited with status $rc"
+    fi
+  fi
+  if [[ -z $why ]]; then
+    SFLOW_ST[i]='done'
+    ((was_ready)) || SFLOW_UNSETTLED=$((SFLOW_UNSETTLED - 1))
+    sflow_event "finished $name (exit 0)"
+    sflow_free "$i"
+    return 0
+  fi
+  ((was_ready)) && SFLOW_UNSETTLED=$((SFLOW_UNSETTLED + 1))
+  SFLOW_WHY[i]=$why
+  if ((SFLOW_ATTEMPT[i] <= SFLOW_RETRIES[i])) && [[ $why != "failure probe"* ]] && ((!SFLOW_STOPPING)); then
+    local delay=$((SFLOW_INTERVAL[i] * 1000)) k
+    for ((k = 1; k < SFLOW_ATTEMPT[i]; k++)); do delay=$((delay * SFLOW_BACKOFF[i])); done
+    SFLOW_ST[i]=waiting
+    SFLOW_RETRY_AT[i]=$((SFLOW_NOW + delay + SFLOW_SLACK))
+    SFLOW_TIMED[$i]=1
+    sflow_event "retrying $name in $((delay / 1000))s: attempt ${SFLOW_ATTEMPT[i]} $why"
+    return 0
+  fi
+  SFLOW_ST[i]=failed
+  SFLOW_UNSETTLED=$((SFLOW_UNSETTLED - 1))
+  SFLOW_FAILED=$((SFLOW_FAILED + 1))
+  sflow_event "FAILED $name: $why (see $SFLOW_RUN_DIR/$name/$name.log)"
+  ((SFLOW_EXIT)) || SFLOW_EXIT=1
+}
+
+# Readiness probe k of task i passed.
+sflow_on_probe_ok() {
+  local i=$1
+  [[ ${SFLOW_ST[i]} == running ]] || return 0
+  SFLOW_OK_PROBES[i]=$((SFLOW_OK_PROBES[i] + 1))
+  ((SFLOW_OK_PROBES[i] >= SFLOW_NEED_PROBES[i])) || return 0
+  SFLOW_ST[i]=ready
+  SFLOW_UNSETTLED=$((SFLOW_UNSETTLED - 1))
+  sflow_event "ready ${SFLOW_T_NAME[i]}"
+  sflow_free "$i"
+}
+
+# Fires the timers that are due and sets SFLOW_WAIT_S to the time until the
+# next one (empty when none).
+sflow_timers() {
+  local i next=0 t
+  sflow_clock
+  for i in "${!SFLOW_TIMED[@]}"; do
+    if [[ ${SFLOW_ST[i]} == waiting ]]; then
+      t=${SFLOW_RETRY_AT[i]}
+      if ((t <= SFLOW_NOW)); then
+        unset "SFLOW_TIMED[$i]"
+        sflow_launch_task "$i"
+        [[ -n ${SFLOW_TIMED[$i]:-} ]] && t=${SFLOW_DEADLINE[i]} || continue
+      fi
+    else
+      t=${SFLOW_DEADLINE[i]}
+      if ((t <= SFLOW_NOW)); then
+        unset "SFLOW_TIMED[$i]"
+        [[ -z ${SFLOW_KILL_WHY[i]} ]] && sflow_kill_async "$i" "timed out after $(((SFLOW_NOW - SFLOW_LAUNCH_T[i]) / 1000))s (timeout)"
+        continue
+      fi
+    fi
+    ((next == 0 || t < next)) && next=$t
+  done
+  if ((SFLOW_WORKFLOW_TIMEOUT > 0)); then
+    t=$((SFLOW_T0 + SFLOW_WORKFLOW_TIMEOUT * 1000))
+    ((next == 0 || t < next)) && next=$t
+  fi
+  SFLOW_WAIT_S=''
+  if ((next > 0)); then
+    t=$((next - SFLOW_NOW))
+    ((t < 1)) && t=1
+    printf -v SFLOW_WAIT_S '%d.%03d' $((t / 1000)) $((t % 1000))
+  fi
+}
+
+# Stops the process groups of the runners given as pids: SIGTERM, then SIGKILL
+# after the grace period, and waits until every one of them is gone.
+sflow_stop_groups() {
+  (($#)) || return 0
+  local pid killer groups=()
+  for pid in "$@"; do groups+=("-$pid"); done
+  kill -TERM -- "${groups[@]}" 2>/dev/null
+  set -m
+  (
+    exec >/dev/null 2>&1
+    sleep "$SFLOW_STOP_GRACE"
+    kill -KILL -- "${groups[@]}"
+  ) &
+  killer=$!
+  set +m
+  for pid in "$@"; do wait "$pid" 2>/dev/null; done
+  kill -- "-$killer" 2>/dev/null
+  wait "$killer" 2>/dev/null
+}
+
+# Stops every live task at once and marks what never ran as skipped.
+sflow_stop_all() {
+  local i pids=()
+  for i in "${!SFLOW_ST[@]}"; do
+    [[ ${SFLOW_ST[i]} == running || ${SFLOW_ST[i]} == ready ]] && pids+=("${SFLOW_PID[i]}")
+    [[ -n ${SFLOW_KILLER[i]:-} ]] && kill -- "-${SFLOW_KILLER[i]}" 2>/dev/null
+  done
+  sflow_stop_groups "${pids[@]}"
+  wait
+  sflow_clock
+  for i in "${!SFLOW_ST[@]}"; do
+    case ${SFLOW_ST[i]} in
+      running | ready | waiting) SFLOW_ST[i]=stopped SFLOW_END[i]=$SFLOW_NOW SFLOW_WHY[i]=$1 ;;
+      pending) SFLOW_ST[i]=skipped SFLOW_WHY[i]=$1 ;;
+    esac
+  done
+}
+
+# Stops the services still running, in reverse dependency order, one by one.
+sflow_stop_services() {
+  local i
+  for ((i = ${#SFLOW_T_NAME[@]} - 1; i >= 0; i--)); do
+    [[ ${SFLOW_ST[i]} == ready || ${SFLOW_ST[i]} == running ]] || continue
+    sflow_event "stopping ${SFLOW_T_NAME[i]}"
+    sflow_stop_groups "${SFLOW_PID[i]}"
+    sflow_clock
+    SFLOW_ST[i]=stopped SFLOW_END[i]=$SFLOW_NOW SFLOW_WHY[i]="service stopped at the end"
+  done
+}
+
+# Signals to the batch shell (scancel, the time limit, Ctrl-C): stop everything,
+# write the summary, exit 128+N.
+sflow_on_signal() {
+  ((SFLOW_STOPPING)) && return 0
+  SFLOW_STOPPING=1
+  sflow_event "received SIG$1: stopping every task"
+  sflow_stop_all "stopped by SIG$1"
+  sflow_finish "$2"
+}
+
+sflow_fmt_time() { printf -v "$1" '%(%H:%M:%S)T' $(($2 / 1000)); }
+
+# Writes the summary table (stdout and summary.txt) and exits with $1.
+sflow_finish() {
+  local code=$1 i start dur rc line
+  {
+    printf '\n%-32s %-8s %8s %9s %9s %5s  %s\n' TASK STATE ATTEMPTS START DURATION EXIT NOTE
+    for i in "${!SFLOW_T_NAME[@]}"; do
+      start=- dur=- rc=${SFLOW_RC[i]:--}
+      if [[ -n ${SFLOW_START[i]:-} ]]; then
+        sflow_fmt_time start "${SFLOW_START[i]}"
+        local end=${SFLOW_END[i]:-$SFLOW_NOW}
+        dur=$(((end - SFLOW_START[i]) / 1000))s
+      fi
+      printf -v line '%-32s %-8s %8s %9s %9s %5s  %s' "${SFLOW_T_NAME[i]}" "${SFLOW_ST[i]}" \
+        "${SFLOW_ATTEMPT[i]}" "$start" "$dur" "$rc" "${SFLOW_WHY[i]:-}"
+      printf '%s\n' "${line%"${line##*[! ]}"}"
+    done
+    case $code in
+      0) printf '\nsflow: workflow %s succeeded\n' "$SFLOW_WORKFLOW_NAME" ;;
+      124) printf '\nsflow: workflow %s timed out\n' "$SFLOW_WORKFLOW_NAME" ;;
+      *) printf '\nsflow: workflow %s failed (exit %s)\n' "$SFLOW_WORKFLOW_NAME" "$code" ;;
+    esac
+    printf 'sflow: logs in %s\n' "$SFLOW_RUN_DIR"
+  } | tee "$SFLOW_RUN_DIR/summary.txt"
+  if [[ -n ${SLURM_JOB_ID:-} && -n ${SFLOW_SLURM_OUTPUT:-} ]]; then
+    local out=${SFLOW_SLURM_OUTPUT//%x/${SLURM_JOB_NAME:-}}
+    out=${out//%j/$SLURM_JOB_ID}
+    [[ $out == /* ]] || out=${SLURM_SUBMIT_DIR:-.}/$out
+    [[ -f $out ]] && cp -f "$out" "$SFLOW_RUN_DIR/" 2>/dev/null
+  fi
+  exec {SFLOW_FIFO_FD}>&-
+  exit "$code"
+}
+
+sflow_init() {
+  SFLOW_WORKSPACE_DIR=${SFLOW_DEFAULT_WORKSPACE:-${SLURM_SUBMIT_DIR:-$PWD}}
+  SFLOW_OUTPUT_DIR=${SFLOW_OUTPUT_DIR:-${SFLOW_DEFAULT_OUTPUT:-$SFLOW_WORKSPACE_DIR/sflow_output}}
+  [[ $SFLOW_OUTPUT_DIR == /* ]] || SFLOW_OUTPUT_DIR=$SFLOW_WORKSPACE_DIR/$SFLOW_OUTPUT_DIR
+  cd "$SFLOW_WORKSPACE_DIR" || sflow_die "cannot enter the workspace $SFLOW_WORKSPACE_DIR"
+  local stamp hex prefix=${SFLOW_RUN_ID_PREFIX:-${SLURM_JOB_ID:-}}
+  printf -v stamp '%(%Y%m%d-%H%M%S)T' -1
+  printf -v hex '%06x' $(((RANDOM << 9 ^ RANDOM ^ $$) & 0xffffff))
+  SFLOW_RUN_DIR=$SFLOW_OUTPUT_DIR/${prefix:+$prefix-}$SFLOW_WORKFLOW_NAME-$stamp-$hex
+  mkdir -p "$SFLOW_RUN_DIR/.sflow" || sflow_die "cannot create $SFLOW_RUN_DIR"
+  sflow_find_nodes
+  sflow_fill_nodes SFLOW_ENV_TEXT
+  local fifo=$SFLOW_RUN_DIR/.sflow/events
+  mkfifo "$fifo" || sflow_die "cannot create $fifo"
+  exec {SFLOW_FIFO_FD}<>"$fifo"
+  rm -f "$fifo"
+  sflow_clock
+  SFLOW_T0=$SFLOW_NOW
+  sflow_event "workflow $SFLOW_WORKFLOW_NAME: ${#SFLOW_T_NAME[@]} tasks, run directory $SFLOW_RUN_DIR"
+}
+
+sflow_main() {
+  sflow_init
+  trap 'sflow_on_signal TERM 143' TERM
+  trap 'sflow_on_signal INT 130' INT
+  trap 'sflow_on_signal HUP 129' HUP
+  local i n=${#SFLOW_T_NAME[@]} ev id a rest
+  for ((i = 0; i < n; i++)); do
+    SFLOW_ST[i]=pending SFLOW_ATTEMPT[i]=0 SFLOW_FREED[i]=0 SFLOW_SERVICE[i]=0
+  done
+  SFLOW_UNSETTLED=$n
+  for ((i = 0; i < n; i++)); do
+    ((SFLOW_T_WAIT[i] == 0)) && [[ ${SFLOW_ST[i]} == pending ]] && sflow_launch_task "$i"
+  done
+  while ((SFLOW_UNSETTLED > 0 && SFLOW_FAILED == 0)); do
+    sflow_timers
+    ((SFLOW_UNSETTLED > 0 && SFLOW_FAILED == 0)) || break
+    if ((SFLOW_WORKFLOW_TIMEOUT > 0)) && ((SFLOW_NOW >= SFLOW_T0 + SFLOW_WORKFLOW_TIMEOUT * 1000)); then
+      SFLOW_STOPPING=1
+      sflow_event "workflow timeout (${SFLOW_WORKFLOW_TIMEOUT}s) reached: stopping every task"
+      sflow_stop_all "workflow timeout"
+      sflow_finish 124
+    fi
+    if [[ -n $SFLOW_WAIT_S ]]; then
+      read -r -t "$SFLOW_WAIT_S" -u "$SFLOW_FIFO_FD" ev id a rest || continue
+    else
+      read -r -u "$SFLOW_FIFO_FD" ev id a rest || continue
+    fi
+    [[ $a == "${SFLOW_ATTEMPT[id]}" ]] || continue
+    case $ev in
+      exit) sflow_on_exit "$id" "$rest" ;;
+      probe-ok) sflow_on_probe_ok "$id" ;;
+      probe-timeout)
+        [[ ${SFLOW_ST[id]} == running && -z ${SFLOW_KILL_WHY[id]} ]] &&
+          sflow_kill_async "$id" "readiness probe ($rest) timed out"
+        ;;
+      probe-failed)
+        [[ ${SFLOW_ST[id]} == running || ${SFLOW_ST[id]} == ready ]] && [[ -z ${SFLOW_KILL_WHY[id]} ]] &&
+          sflow_kill_async "$id" "failure probe ($rest) fired"
+        ;;
+    esac
+  done
+  SFLOW_STOPPING=1
+  if ((SFLOW_FAILED)); then
+    sflow_event "stopping every task after the failure"
+    sflow_stop_all "stopped after a failure"
+    sflow_finish 1
+  fi
+  sflow_stop_services
+  sflow_finish 0
+}
