@@ -4,8 +4,24 @@
 //! into a file or a command-line value; nothing here interprets the workflow's meaning, later
 //! stages do, with the spans kept here.
 
+mod merge;
 mod node;
+mod normalize;
 mod yaml;
 
+pub use merge::merge;
 pub use node::{Key, Node, NodeValue, Style};
+pub use normalize::{NAMED_COLLECTIONS, normalize};
 pub use yaml::{MAX_ALIAS_NODES, MAX_DEPTH, parse_yaml};
+
+/// The shared reference folder (`../shared` next to the crate), when it is present.
+#[cfg(test)]
+pub(crate) fn shared_dir() -> Option<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        println!("note: {} is absent; skipping this test", dir.display());
+        None
+    }
+}
