@@ -7,11 +7,13 @@
 mod merge;
 mod node;
 mod normalize;
+mod overrides;
 mod yaml;
 
 pub use merge::merge;
 pub use node::{Key, Node, NodeValue, Style};
 pub use normalize::{NAMED_COLLECTIONS, normalize};
+pub use overrides::{apply_artifacts, apply_sets, strip_missable};
 pub use yaml::{MAX_ALIAS_NODES, MAX_DEPTH, parse_yaml};
 
 /// The shared reference folder (`../shared` next to the crate), when it is present.
