@@ -4,12 +4,14 @@
 //! into a file or a command-line value; nothing here interprets the workflow's meaning, later
 //! stages do, with the spans kept here.
 
+mod emit_yaml;
 mod merge;
 mod node;
 mod normalize;
 mod overrides;
 mod yaml;
 
+pub use emit_yaml::to_yaml;
 pub use merge::merge;
 pub use node::{Key, Node, NodeValue, Style};
 pub use normalize::{NAMED_COLLECTIONS, normalize};
