@@ -711,6 +711,18 @@ mod tests {
         assert_eq!(slice(doc.get("l").unwrap()), "one\n  two");
         assert_eq!(doc.get("l").unwrap().style, Style::Literal);
         assert_eq!(slice(&doc), text.trim_end());
+        // A byte-order mark and CRLF line ends count as the bytes they are.
+        let text = "\u{feff}a: 1\r\nbé: \"x\"\r\n";
+        let doc = parse(text).unwrap();
+        let keys: Vec<&str> = doc
+            .entries()
+            .unwrap()
+            .iter()
+            .map(|(k, _)| &text[k.span.start as usize..k.span.end as usize])
+            .collect();
+        assert_eq!(keys, ["a", "bé"]);
+        let value = doc.get("bé").unwrap().span;
+        assert_eq!(&text[value.start as usize..value.end as usize], "\"x\"");
     }
 
     #[test]
