@@ -4,4 +4,5 @@
 //! touches files, the environment and the clock.
 
 pub mod diagnostic;
+pub mod expr;
 pub mod source;
