@@ -4,5 +4,6 @@
 //! touches files, the environment and the clock.
 
 pub mod diagnostic;
+pub mod expr;
 pub mod load;
 pub mod source;
