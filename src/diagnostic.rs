@@ -73,6 +73,15 @@ impl Diagnostic {
         self
     }
 
+    /// Sets the help unless a suggestion already did.
+    pub fn help_if_none(self, help: impl Into<String>) -> Diagnostic {
+        if self.help.is_some() {
+            self
+        } else {
+            self.help(help)
+        }
+    }
+
     /// Adds "did you mean `x`?" when one of `candidates` is close to `name`.
     pub fn suggest<'a>(
         self,
@@ -150,7 +159,11 @@ pub fn render(diagnostic: &Diagnostic, sources: &Sources) -> String {
         Severity::Error => "error",
         Severity::Warning => "warning",
     };
-    let _ = writeln!(out, "{severity}[{}]: {}", diagnostic.code, diagnostic.message);
+    let _ = writeln!(
+        out,
+        "{severity}[{}]: {}",
+        diagnostic.code, diagnostic.message
+    );
     let labels = diagnostic.primary.iter().chain(&diagnostic.secondary);
     for (i, label) in labels.enumerate() {
         render_label(&mut out, label, sources, i == 0);
@@ -171,7 +184,10 @@ fn render_label(out: &mut String, label: &Label, sources: &Sources, primary: boo
     let pad = " ".repeat(gutter);
     let _ = writeln!(out, "{pad}--> {}:{line}:{column}", file.name);
     let _ = writeln!(out, "{pad} |");
-    let shown: String = text.chars().map(|c| if c == '\t' { ' ' } else { c }).collect();
+    let shown: String = text
+        .chars()
+        .map(|c| if c == '\t' { ' ' } else { c })
+        .collect();
     let _ = writeln!(out, "{line} | {shown}");
     let (end_line, end_column) = file.line_col(label.span.end as usize);
     let line_chars = text.chars().count();

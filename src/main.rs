@@ -1,5 +1,5 @@
-//! The `sflow` binary: parses the command line and hands over to the library.
+//! The `sflow` binary: hands the command line to `sflow::cli`.
 
-fn main() {
-    std::process::exit(0);
+fn main() -> std::process::ExitCode {
+    sflow::cli::run()
 }

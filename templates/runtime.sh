@@ -27,13 +27,17 @@ fi
 
 # ── declarations used by the workflow section ────────────────────────────────
 SFLOW_ENV_TEXT=''
+declare -a SFLOW_ENV_NAMES=() SFLOW_ENV_VALUES=()
 declare -a SFLOW_T_NAME=() SFLOW_T_GROUP=() SFLOW_T_REPLICA=() SFLOW_T_NODES=()
 declare -a SFLOW_T_GPUS=() SFLOW_T_SLOT_AT=() SFLOW_T_SLOT_N=() SFLOW_T_WAIT=()
 declare -a SFLOW_T_NEXT=() SFLOW_SLOTS=()
 declare -A SFLOW_ID=()
 
-# sflow_env <<'EOF' … EOF: the exports every task's step starts with.
-sflow_env() { IFS= read -r -d '' SFLOW_ENV_TEXT || true; }
+# sflow_env NAME VALUE: exported inside every task's step.
+sflow_env() {
+  SFLOW_ENV_NAMES+=("$1")
+  SFLOW_ENV_VALUES+=("$2")
+}
 
 # sflow_task NAME GROUP REPLICA AFTER NODES GPUS [SLOT...]
 # One concrete task. AFTER: comma-separated tasks it waits for (done, or ready
@@ -61,9 +65,8 @@ sflow_task() {
 sflow_launch() { SFLOW_G_LAUNCH=("$@"); }
 sflow_backend() { SFLOW_G_BACKEND=$1; }
 sflow_export() {
-  local q
-  printf -v q '%q' "$2"
-  SFLOW_G_EXPORTS+="export $1=$q"$'\n'
+  SFLOW_G_EXPORT_NAMES+=("$1")
+  SFLOW_G_EXPORT_VALUES+=("$2")
 }
 sflow_retry() { SFLOW_G_RETRIES=$1 SFLOW_G_RETRY_INTERVAL=$2 SFLOW_G_RETRY_BACKOFF=$3; }
 sflow_timeout() { SFLOW_G_TIMEOUT=$1; }
@@ -86,7 +89,7 @@ sflow_script() {
 }
 
 sflow_group_reset() {
-  SFLOW_G_LAUNCH=() SFLOW_G_BACKEND=$SFLOW_BACKEND_KIND SFLOW_G_EXPORTS=''
+  SFLOW_G_LAUNCH=() SFLOW_G_BACKEND=$SFLOW_BACKEND_KIND SFLOW_G_EXPORT_NAMES=() SFLOW_G_EXPORT_VALUES=()
   SFLOW_G_RETRIES=0 SFLOW_G_RETRY_INTERVAL=0 SFLOW_G_RETRY_BACKOFF=1
   SFLOW_G_TIMEOUT=0 SFLOW_G_SCRIPT='' SFLOW_G_READY_PROBES=0
   SFLOW_G_PROBE_AT=() SFLOW_G_PROBE_N=() SFLOW_G_PROBE_ARGS=()
@@ -155,14 +158,38 @@ sflow_local_name() {
   if (($1 > 0)); then SFLOW_NAME=localhost-$1; fi
 }
 
-# Replaces @@sflow:nodeK.name@@ / @@sflow:nodeK.ip@@ in the variable named $1.
-sflow_fill_nodes() {
+# Fills the markers for values only the job knows, in the variable named $1:
+# @@sflow:nodeK.name@@, @@sflow:nodeK.ip@@, @@sflow:workspace@@, @@sflow:outdir@@,
+# @@sflow:rundir@@ and (for a task, when SFLOW_TASK_DIR is set) @@sflow:taskdir@@.
+sflow_fill() {
   local -n sflow_text=$1
-  [[ $sflow_text == *@@sflow:node* ]] || return 0
+  [[ $sflow_text == *@@sflow:* ]] || return 0
   local k
-  for ((k = 0; k < ${#SFLOW_NODE_NAME[@]}; k++)); do
-    sflow_text=${sflow_text//"@@sflow:node$k.name@@"/"${SFLOW_NODE_NAME[k]}"}
-    sflow_text=${sflow_text//"@@sflow:node$k.ip@@"/"${SFLOW_NODE_IP[k]}"}
+  if [[ $sflow_text == *@@sflow:node* ]]; then
+    for ((k = 0; k < ${#SFLOW_NODE_NAME[@]}; k++)); do
+      sflow_text=${sflow_text//"@@sflow:node$k.name@@"/"${SFLOW_NODE_NAME[k]}"}
+      sflow_text=${sflow_text//"@@sflow:node$k.ip@@"/"${SFLOW_NODE_IP[k]}"}
+    done
+  fi
+  sflow_text=${sflow_text//"@@sflow:workspace@@"/"$SFLOW_WORKSPACE_DIR"}
+  sflow_text=${sflow_text//"@@sflow:outdir@@"/"$SFLOW_OUTPUT_DIR"}
+  sflow_text=${sflow_text//"@@sflow:rundir@@"/"$SFLOW_RUN_DIR"}
+  if [[ -n ${SFLOW_TASK_DIR:-} ]]; then
+    sflow_text=${sflow_text//"@@sflow:taskdir@@"/"$SFLOW_TASK_DIR"}
+  fi
+  return 0
+}
+
+# "export NAME=VALUE" lines, values filled and quoted, from two arrays.
+sflow_exports() {
+  local -n sflow_names=$1 sflow_values=$2
+  local k v
+  SFLOW_EXPORTS=''
+  for k in "${!sflow_names[@]}"; do
+    v=${sflow_values[k]}
+    sflow_fill v
+    printf -v v '%q' "$v"
+    SFLOW_EXPORTS+="export ${sflow_names[k]}=$v"$'\n'
   done
 }
 
@@ -229,6 +256,7 @@ sflow_build_command() {
   local i=$1 name=${SFLOW_T_NAME[$1]} k names='' ips='' dir
   local -a nodes
   dir=$SFLOW_RUN_DIR/$name
+  SFLOW_TASK_DIR=$dir
   IFS=, read -r -a nodes <<<"${SFLOW_T_NODES[i]}"
   for k in "${nodes[@]}"; do
     if [[ $SFLOW_G_BACKEND == local ]]; then
@@ -240,7 +268,8 @@ sflow_build_command() {
       ips+=${ips:+,}${SFLOW_NODE_IP[k]}
     fi
   done
-  local env=$SFLOW_ENV_TEXT$SFLOW_G_EXPORTS q
+  sflow_exports SFLOW_G_EXPORT_NAMES SFLOW_G_EXPORT_VALUES
+  local env=$SFLOW_ENV_TEXT$SFLOW_EXPORTS q
   printf -v q 'export SFLOW_REPLICA_INDEX=%q SFLOW_TASK_ASSIGNED_NODE_NAMES=%q SFLOW_TASK_ASSIGNED_NODE_IPS=%q\n' \
     "${SFLOW_T_REPLICA[i]}" "$names" "$ips"
   env+=$q
@@ -253,9 +282,10 @@ sflow_build_command() {
     env+=$q
   fi
   [[ ${SFLOW_T_GPUS[i]} != - ]] && env+="export SFLOW_GPU_PLAN=${SFLOW_T_GPUS[i]}"$'\n'
-  sflow_fill_nodes env
   SFLOW_TASK_ENV=$env SFLOW_TASK_IPS=$ips
-  local body=$env$SFLOW_STEP_PRELUDE$'\n'$SFLOW_G_SCRIPT
+  local script=$SFLOW_G_SCRIPT
+  sflow_fill script
+  local body=$env$SFLOW_STEP_PRELUDE$'\n'$script
   SFLOW_CMD=()
   local arg
   case ${SFLOW_G_LAUNCH[0]} in
@@ -263,7 +293,7 @@ sflow_build_command() {
       for arg in "${SFLOW_G_LAUNCH[@]}"; do
         arg=${arg//"@@sflow:task.nodelist@@"/"$names"}
         arg=${arg//"@@sflow:task.name@@"/"$name"}
-        sflow_fill_nodes arg
+        sflow_fill arg
         SFLOW_CMD+=("$arg")
       done
       SFLOW_CMD+=(bash -c "$body")
@@ -271,7 +301,7 @@ sflow_build_command() {
     bash) SFLOW_CMD=(bash -c "$body") ;;
     python)
       # Python reads its code from -c; the task's exports go into the runner's env.
-      SFLOW_CMD=("${SFLOW_G_LAUNCH[@]:1}" -c "$SFLOW_G_SCRIPT")
+      SFLOW_CMD=("${SFLOW_G_LAUNCH[@]:1}" -c "$script")
       ;;
     ssh)
       # ssh hands the remote login shell one string; quote the body for it.
@@ -366,11 +396,11 @@ sflow_probe_parse() {
   done
   local name=${SFLOW_T_NAME[i]}
   ((${#P_LOGS[@]})) || P_LOGS=("$SFLOW_RUN_DIR/$name/$name.log")
-  sflow_fill_nodes P_HOST
-  sflow_fill_nodes P_URL
-  sflow_fill_nodes P_BODY
+  sflow_fill P_HOST
+  sflow_fill P_URL
+  sflow_fill P_BODY
   local h
-  for h in "${!P_HEADERS[@]}"; do sflow_fill_nodes "P_HEADERS[$h]"; done
+  for h in "${!P_HEADERS[@]}"; do sflow_fill "P_HEADERS[$h]"; done
   P_HOSTS=()
   if [[ -n $P_HOST ]]; then
     P_HOSTS=("$P_HOST")
@@ -726,7 +756,8 @@ sflow_init() {
   SFLOW_RUN_DIR=$SFLOW_OUTPUT_DIR/${prefix:+$prefix-}$SFLOW_WORKFLOW_NAME-$stamp-$hex
   mkdir -p "$SFLOW_RUN_DIR/.sflow" || sflow_die "cannot create $SFLOW_RUN_DIR"
   sflow_find_nodes
-  sflow_fill_nodes SFLOW_ENV_TEXT
+  sflow_exports SFLOW_ENV_NAMES SFLOW_ENV_VALUES
+  SFLOW_ENV_TEXT=$SFLOW_EXPORTS
   local fifo=$SFLOW_RUN_DIR/.sflow/events
   mkfifo "$fifo" || sflow_die "cannot create $fifo"
   exec {SFLOW_FIFO_FD}<>"$fifo"

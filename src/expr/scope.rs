@@ -68,6 +68,16 @@ pub enum Lookup<T> {
     Failed,
 }
 
+impl<T> Lookup<T> {
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Lookup<U> {
+        match self {
+            Lookup::Found(t) => Lookup::Found(f(t)),
+            Lookup::Missing => Lookup::Missing,
+            Lookup::Failed => Lookup::Failed,
+        }
+    }
+}
+
 /// The names visible to an expression.
 pub trait Scope {
     /// `variables.NAME` and the shorthand `NAME` (any bare identifier that is not a

@@ -37,6 +37,14 @@ pub enum Piece {
         index: u32,
         field: NodeField,
     },
+    /// The workspace directory of the job (`SFLOW_WORKSPACE_DIR`).
+    Workspace,
+    /// The output root (`SFLOW_OUTPUT_DIR`).
+    OutputDir,
+    /// The run directory (`SFLOW_WORKFLOW_OUTPUT_DIR`).
+    RunDir,
+    /// The task's own directory (`SFLOW_TASK_OUTPUT_DIR`).
+    TaskDir,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -83,7 +91,7 @@ impl Text {
 
     /// Whether some piece is known only in the job.
     pub fn is_runtime(&self) -> bool {
-        self.0.iter().any(|p| matches!(p, Piece::Node { .. }))
+        self.0.iter().any(|p| !matches!(p, Piece::Lit(_)))
     }
 
     /// The text, when every piece is literal.
@@ -92,7 +100,7 @@ impl Text {
         for piece in &self.0 {
             match piece {
                 Piece::Lit(s) => out.push_str(s),
-                Piece::Node { .. } => return None,
+                _ => return None,
             }
         }
         Some(out)
@@ -104,7 +112,7 @@ impl Text {
             .iter()
             .map(|p| match p {
                 Piece::Lit(s) => s.len(),
-                Piece::Node { .. } => 16,
+                _ => 16,
             })
             .sum()
     }
@@ -126,6 +134,10 @@ impl fmt::Display for Text {
             match piece {
                 Piece::Lit(s) => f.write_str(s)?,
                 Piece::Node { index, field } => write!(f, "<node{index}.{field}>")?,
+                Piece::Workspace => f.write_str("<workspace>")?,
+                Piece::OutputDir => f.write_str("<output_dir>")?,
+                Piece::RunDir => f.write_str("<run_dir>")?,
+                Piece::TaskDir => f.write_str("<task_dir>")?,
             }
         }
         Ok(())
@@ -166,6 +178,18 @@ impl Value {
         self.to_text().to_plain()
     }
 
+    /// Python `repr()` as a plain string (runtime pieces shown as `<node0.ip>`), for messages.
+    pub fn repr_plain(&self) -> String {
+        let mut out = Text::default();
+        self.write_repr(&mut out);
+        out.to_string()
+    }
+
+    /// Python `==` (`1 == 1.0`; text known only in the job equals only itself).
+    pub fn py_eq(&self, other: &Value) -> bool {
+        super::ops::equals(self, other)
+    }
+
     /// Whether this value, or anything inside it, is known only in the job.
     pub fn is_runtime(&self) -> bool {
         match self {
@@ -201,7 +225,7 @@ impl Value {
                     .iter()
                     .filter_map(|p| match p {
                         Piece::Lit(s) => Some(s.as_str()),
-                        Piece::Node { .. } => None,
+                        _ => None,
                     })
                     .collect();
                 let quote = pyfmt::quote_for(&literal);

@@ -4,11 +4,6 @@
 //! its own source, so errors and the nodes it creates point into the command line; only
 //! declared top-level variables and declared artifacts can be changed.
 
-#![allow(
-    clippy::result_large_err,
-    reason = "each override fails at most once, and the caller collects the `Diagnostic` itself"
-)]
-
 use super::node::{Key, Node, NodeValue};
 use crate::diagnostic::Diagnostic;
 use crate::source::{Sources, Span};

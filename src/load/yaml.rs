@@ -4,11 +4,6 @@
 //! documents, integers outside i64, nesting deeper than `MAX_DEPTH`, and alias expansion past
 //! `MAX_ALIAS_NODES` (so a "billion laughs" file fails fast instead of exhausting memory).
 
-#![allow(
-    clippy::result_large_err,
-    reason = "a file fails to parse at most once, and callers collect the `Diagnostic` itself"
-)]
-
 use super::node::{Key, Node, NodeValue, Style};
 use crate::diagnostic::Diagnostic;
 use crate::source::Span;

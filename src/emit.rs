@@ -1,0 +1,307 @@
+//! Stage 7: the script. Input: a `plan::Plan` and the provenance of its inputs. Output:
+//! the bash text, laid out by `templates/script.sh` around the fixed runtime in
+//! `templates/runtime.sh`. Guarantee: cannot fail on a valid plan; every value from the
+//! workflow is written as quoted data (user script lines go into quoted heredocs), and
+//! the same plan always gives the same bytes.
+
+use crate::plan::{self, Group, Kind, Plan, Word};
+use askama::Template;
+use std::fmt::Write;
+
+/// The fixed runtime every script carries.
+pub const RUNTIME: &str = include_str!("../templates/runtime.sh");
+
+/// What produced the script, for its header.
+#[derive(Clone, Debug, Default)]
+pub struct Provenance {
+    /// Input files as given on the command line.
+    pub files: Vec<String>,
+    /// Hex SHA-256 of the inputs and options.
+    pub hash: String,
+    /// The command that recompiles it (`sflow compile …`).
+    pub command: String,
+}
+
+/// Quotes a value for bash only when it needs it (single quotes, `'\''` for quotes).
+#[derive(Clone, Copy)]
+pub struct ShellQuote;
+
+impl askama::filters::Escaper for ShellQuote {
+    fn write_escaped_str<W: Write>(&self, mut dest: W, s: &str) -> std::fmt::Result {
+        dest.write_str(&shell_word(s))
+    }
+}
+
+/// One shell word holding exactly `s`.
+pub fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars().all(|c| {
+            c.is_ascii_alphanumeric()
+                || matches!(c, '_' | '.' | '/' | ',' | ':' | '=' | '@' | '%' | '+' | '-')
+        });
+    if plain {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for (i, part) in s.split('\'').enumerate() {
+        if i > 0 {
+            out.push_str("'\\''");
+        }
+        out.push_str(part);
+    }
+    out.push('\'');
+    out
+}
+
+/// Replaces control characters so a value cannot end a comment line.
+pub fn comment_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "script.sh")]
+struct Script<'a> {
+    sbatch: Vec<String>,
+    header: Vec<String>,
+    runtime: &'a str,
+    workflow: &'a str,
+    kind: &'a str,
+    node_count: u32,
+    workflow_timeout: u64,
+    stop_grace: u64,
+    workspace: String,
+    output_dir: String,
+    slurm_output: String,
+    env: Vec<String>,
+    groups: Vec<GroupView>,
+    table: String,
+}
+
+struct GroupView {
+    ident: String,
+    title: String,
+    notes: Vec<String>,
+    lines: Vec<String>,
+    delimiter: String,
+    script: String,
+}
+
+fn word(w: &Word) -> String {
+    match w {
+        Word::Text(t) => shell_word(&plan::script_text(t)),
+        Word::Slot(k) if *k < 10 => format!("\"${k}\""),
+        Word::Slot(k) => format!("\"${{{k}}}\""),
+    }
+}
+
+fn group_view(g: &Group) -> GroupView {
+    let mut lines = Vec::new();
+    let mut launch = String::from("sflow_launch");
+    for w in &g.launch {
+        launch.push(' ');
+        launch.push_str(&word(w));
+    }
+    lines.push(launch);
+    if g.local {
+        lines.push("sflow_backend local".into());
+    }
+    for (name, value) in &g.exports {
+        lines.push(format!("sflow_export {name} {}", word(value)));
+    }
+    for p in &g.probes {
+        let mut line = format!(
+            "sflow_probe {} {}",
+            if p.readiness { "readiness" } else { "failure" },
+            p.kind
+        );
+        for (flag, value) in &p.options {
+            let _ = write!(line, " {flag} {}", word(value));
+        }
+        lines.push(line);
+    }
+    if let Some([count, interval, backoff]) = &g.retry {
+        lines.push(format!(
+            "sflow_retry {} {} {}",
+            word(count),
+            word(interval),
+            word(backoff)
+        ));
+    }
+    if let Some(t) = &g.timeout {
+        lines.push(format!("sflow_timeout {}", word(t)));
+    }
+    let mut delimiter = String::from("SFLOW_SCRIPT");
+    let mut n = 1;
+    while g.script.lines().any(|l| l == delimiter) {
+        n += 1;
+        delimiter = format!("SFLOW_SCRIPT_{n}");
+    }
+    GroupView {
+        ident: g.ident.clone(),
+        title: comment_safe(&format!("{}: {}", g.base, g.about)),
+        notes: g
+            .slots
+            .iter()
+            .enumerate()
+            .map(|(i, about)| comment_safe(&format!("${} = {about}", i + 1)))
+            .collect(),
+        lines,
+        delimiter,
+        script: g.script.clone(),
+    }
+}
+
+/// Column width cap, so a long name does not push every row to the right.
+const MAX_COLUMN: usize = 24;
+
+fn table(plan: &Plan) -> String {
+    let rows: Vec<Vec<String>> = plan
+        .tasks
+        .iter()
+        .map(|t| {
+            let after = if t.deps.is_empty() {
+                "-".to_string()
+            } else {
+                t.deps
+                    .iter()
+                    .map(|&d| plan.tasks[d].name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            let nodes = t
+                .nodes
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            let gpus = t.gpus.as_ref().map_or("-".to_string(), |g| {
+                g.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+            });
+            let mut row = vec![
+                t.name.clone(),
+                plan.groups[t.group].ident.clone(),
+                t.replica.to_string(),
+                after,
+                nodes,
+                gpus,
+            ];
+            row.extend(t.slots.iter().map(|s| shell_word(&plan::script_text(s))));
+            row
+        })
+        .collect();
+    let header = ["name", "group", "replica", "after", "nodes", "gpus"];
+    let columns = rows
+        .iter()
+        .map(Vec::len)
+        .max()
+        .unwrap_or(0)
+        .max(header.len());
+    let mut widths = vec![0usize; columns];
+    for row in rows
+        .iter()
+        .map(|r| r.as_slice())
+        .chain([&header.map(String::from)[..]])
+    {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.len().min(MAX_COLUMN));
+        }
+    }
+    let mut out = String::new();
+    let mut line = String::from("#          ");
+    for (i, h) in header.iter().enumerate() {
+        let _ = write!(line, "{h:<w$} ", w = widths[i]);
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+    for row in &rows {
+        let mut line = String::from("sflow_task ");
+        for (i, cell) in row.iter().enumerate() {
+            let _ = write!(line, "{cell:<w$} ", w = widths[i]);
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The batch script for a plan.
+pub fn render(plan: &Plan, provenance: &Provenance) -> String {
+    let mut header = Vec::new();
+    header.push(comment_safe(&format!(
+        "Workflow `{}`: {} task{}, compiled by sflow {} from {} (sha256 {}).",
+        plan.workflow,
+        plan.tasks.len(),
+        if plan.tasks.len() == 1 { "" } else { "s" },
+        env!("CARGO_PKG_VERSION"),
+        if provenance.files.is_empty() {
+            "-".to_string()
+        } else {
+            provenance.files.join(" ")
+        },
+        &provenance.hash[..provenance.hash.len().min(16)]
+    )));
+    if !provenance.command.is_empty() {
+        header.push(comment_safe(&format!("Recompile: {}", provenance.command)));
+    }
+    header.push(match plan.kind {
+        Kind::Slurm => "Run: sbatch this-file. Logs: sflow_output/<jobid>-<workflow>-<time>-<id>/<task>/<task>.log".into(),
+        Kind::Local => "Run: bash this-file. Logs: sflow_output/<workflow>-<time>-<id>/<task>/<task>.log".into(),
+    });
+    header.push(
+        "The runtime block is the same in every script; this workflow starts at \"workflow\"."
+            .into(),
+    );
+    let env = plan
+        .env
+        .iter()
+        .map(|(name, value)| format!("{name} {}", shell_word(&plan::script_text(value))))
+        .collect();
+    let script = Script {
+        sbatch: plan.sbatch.clone(),
+        header,
+        runtime: RUNTIME,
+        workflow: &plan.workflow,
+        kind: match plan.kind {
+            Kind::Slurm => "slurm",
+            Kind::Local => "local",
+        },
+        node_count: plan.node_count,
+        workflow_timeout: plan.workflow_timeout,
+        stop_grace: plan.stop_grace,
+        workspace: plan.workspace.clone().unwrap_or_default(),
+        output_dir: plan.output_dir.clone().unwrap_or_default(),
+        slurm_output: plan.slurm_output.clone().unwrap_or_default(),
+        env,
+        groups: plan.groups.iter().map(group_view).collect(),
+        table: table(plan),
+    };
+    let mut out = script
+        .render()
+        .unwrap_or_else(|e| format!("# sflow: rendering failed: {e}\nexit 2\n"));
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_are_quoted_only_when_needed() {
+        assert_eq!(shell_word("abc-1.2:3=x"), "abc-1.2:3=x");
+        assert_eq!(shell_word(""), "''");
+        assert_eq!(shell_word("a b"), "'a b'");
+        assert_eq!(shell_word("it's $(x) `y`"), "'it'\\''s $(x) `y`'");
+        assert_eq!(shell_word("a\nb"), "'a\nb'");
+    }
+
+    #[test]
+    fn comments_cannot_be_broken_out_of() {
+        assert_eq!(comment_safe("a\nrm -rf /"), "a?rm -rf /");
+    }
+}
