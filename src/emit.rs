@@ -97,7 +97,7 @@ fn word(w: &Word) -> String {
     }
 }
 
-fn group_view(g: &Group) -> GroupView {
+fn group_view(g: &Group, kind: Kind) -> GroupView {
     let mut lines = Vec::new();
     let mut launch = String::from("sflow_launch");
     for w in &g.launch {
@@ -105,7 +105,7 @@ fn group_view(g: &Group) -> GroupView {
         launch.push_str(&word(w));
     }
     lines.push(launch);
-    if g.local {
+    if g.local && kind == Kind::Slurm {
         lines.push("sflow_backend local".into());
     }
     for (name, value) in &g.exports {
@@ -275,7 +275,11 @@ pub fn render(plan: &Plan, provenance: &Provenance) -> String {
         output_dir: plan.output_dir.clone().unwrap_or_default(),
         slurm_output: plan.slurm_output.clone().unwrap_or_default(),
         env,
-        groups: plan.groups.iter().map(group_view).collect(),
+        groups: plan
+            .groups
+            .iter()
+            .map(|g| group_view(g, plan.kind))
+            .collect(),
         table: table(plan),
     };
     let mut out = script

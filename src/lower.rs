@@ -417,6 +417,10 @@ impl Builder<'_, '_> {
             }
             return Word::lit("");
         }
+        // The same values already have a slot (`${{ variables.X }}` and `$X` in one task).
+        if let Some(k) = self.slots.iter().position(|(_, v)| *v == values) {
+            return Word::Slot(k + 1);
+        }
         self.slots.push((about.to_string(), values));
         Word::Slot(self.slots.len())
     }

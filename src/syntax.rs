@@ -184,6 +184,23 @@ pub struct TaskDecl {
     pub span: Span,
 }
 
+/// Environment variables the runtime sets for every task; no variable may take them.
+const RESERVED_ENV: &[&str] = &[
+    "SFLOW_WORKSPACE_DIR",
+    "SFLOW_OUTPUT_DIR",
+    "SFLOW_WORKFLOW_OUTPUT_DIR",
+    "SFLOW_TASK_OUTPUT_DIR",
+    "SFLOW_TASK_RESULT_FILE",
+    "SFLOW_WORKFLOW_RESULT_FILE",
+    "SFLOW_REPLICA_INDEX",
+    "SFLOW_TASK_ASSIGNED_NODE_NAMES",
+    "SFLOW_TASK_ASSIGNED_NODE_IPS",
+    "SFLOW_BACKEND_JOB_ID",
+    "SFLOW_BACKEND_NODELIST",
+    "SFLOW_BACKEND_NUM_NODES",
+    "SFLOW_GPU_PLAN",
+];
+
 /// Keys accepted by the reference that this version accepts and ignores, with a warning.
 const NOT_YET: &[&str] = &[
     "storage",
@@ -618,6 +635,15 @@ impl Reader<'_> {
                     name.text
                 ),
                 "use letters, digits and `_`, not starting with a digit",
+            );
+            return None;
+        }
+        if RESERVED_ENV.contains(&name.text.as_str()) {
+            self.error(
+                name.span,
+                "reserved-name",
+                format!("`{}` is set by sflow for every task", name.text),
+                "choose another name",
             );
             return None;
         }

@@ -1,1 +1,7 @@
-//! The one integration-test binary.
+//! The one integration-test binary (one link, one run): fixtures and snapshots, the
+//! conformance check against the reference plans, and tests that execute generated
+//! scripts for real.
+
+mod common;
+mod conformance;
+mod fixtures;
