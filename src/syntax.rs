@@ -955,6 +955,11 @@ impl Reader<'_> {
                     let line = Node::new(item.span, NodeValue::Str(text));
                     lines.push(self.field(&line));
                 }
+                // `- true` or `- 42`: the line as written.
+                NodeValue::Bool(_) | NodeValue::Int(_) | NodeValue::Float(_) => {
+                    let text = self.sources.slice(item.span).to_string();
+                    lines.push(self.field(&Node::new(item.span, NodeValue::Str(text))));
+                }
                 _ => self.error(
                     item.span,
                     "wrong-kind",

@@ -421,7 +421,7 @@ sflow_probe_check() {
       done
       ;;
     http_get | http_post)
-      local -a args=(--silent --output /dev/null --write-out '%{http_code}' --max-time "$P_CHECK_TIMEOUT" --proto '=http,https' --request "$P_METHOD")
+      local -a args=(--globoff --silent --output /dev/null --write-out '%{http_code}' --max-time "$P_CHECK_TIMEOUT" --proto '=http,https' --request "$P_METHOD")
       local hdrs=$SFLOW_RUN_DIR/.sflow/probe-headers.$BASHPID type=0
       : >"$hdrs"
       for h in "${P_HEADERS[@]}"; do
@@ -579,7 +579,7 @@ sflow_on_exit() {
     fi
   fi
   if [[ -z $why ]]; then
-    SFLOW_ST[i]='done'
+    SFLOW_ST[i]='done' SFLOW_WHY[i]=''
     ((was_ready)) || SFLOW_UNSETTLED=$((SFLOW_UNSETTLED - 1))
     sflow_event "finished $name (exit 0)"
     sflow_free "$i"
