@@ -2,7 +2,11 @@
 //! conformance check against the reference plans, and tests that execute generated
 //! scripts for real.
 
+mod cli;
 mod common;
 mod conformance;
 mod fixtures;
+mod fuzz;
+mod operators;
 mod runtime;
+mod scale;
