@@ -10,6 +10,8 @@ use crate::field::Field;
 use crate::resolve::{Backend, Ctx, Env, Level, Replica, VarKey, as_int};
 use crate::source::Span;
 use crate::syntax::{BackendKind, OperatorKind, TaskDecl, Workflow};
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 
@@ -358,36 +360,41 @@ fn replica_base<'a>(name: &str, names: &[&'a str]) -> Option<&'a str> {
         .flatten()
 }
 
-/// A cycle in the dependency lists, as a closed path `[a, b, …, a]`.
+/// A cycle in the dependency lists, as a closed path `[a, b, …, a]`: the strongly
+/// connected component holding the earliest declared task of any cycle, walked by the
+/// shortest way back to that task.
 fn find_cycle(deps: &[Vec<usize>]) -> Option<Vec<usize>> {
-    // 0 = unvisited, 1 = on the stack, 2 = done.
-    let mut state = vec![0u8; deps.len()];
-    let mut stack: Vec<(usize, usize)> = Vec::new();
-    for start in 0..deps.len() {
-        if state[start] != 0 {
-            continue;
+    let mut graph: DiGraph<(), ()> = DiGraph::new();
+    let nodes: Vec<NodeIndex> = (0..deps.len()).map(|_| graph.add_node(())).collect();
+    for (task, list) in deps.iter().enumerate() {
+        for &dep in list {
+            graph.add_edge(nodes[task], nodes[dep], ());
         }
-        stack.push((start, 0));
-        state[start] = 1;
-        while let Some(&mut (node, ref mut next)) = stack.last_mut() {
-            if let Some(&dep) = deps[node].get(*next) {
-                *next += 1;
-                match state[dep] {
-                    0 => {
-                        state[dep] = 1;
-                        stack.push((dep, 0));
-                    }
-                    1 => {
-                        let from = stack.iter().position(|&(n, _)| n == dep).unwrap_or(0);
-                        let mut cycle: Vec<usize> = stack[from..].iter().map(|&(n, _)| n).collect();
-                        cycle.push(dep);
-                        return Some(cycle);
-                    }
-                    _ => {}
+    }
+    let component = tarjan_scc(&graph)
+        .into_iter()
+        .filter(|c| c.len() > 1)
+        .min_by_key(|c| c.iter().map(|n| n.index()).min())?;
+    let members: HashSet<usize> = component.iter().map(|n| n.index()).collect();
+    let start = *members.iter().min()?;
+    // Breadth-first from `start` through the component until a task waits for `start`.
+    let mut parent: HashMap<usize, usize> = HashMap::new();
+    let mut queue = VecDeque::from([start]);
+    while let Some(task) = queue.pop_front() {
+        for &dep in &deps[task] {
+            if dep == start {
+                // task ← parent ← … ← start, turned around, then back to start.
+                let mut path = vec![task];
+                while let Some(&p) = parent.get(path.last()?) {
+                    path.push(p);
                 }
-            } else {
-                state[node] = 2;
-                stack.pop();
+                path.reverse();
+                path.push(start);
+                return Some(path);
+            }
+            if members.contains(&dep) && dep != start && !parent.contains_key(&dep) {
+                parent.insert(dep, task);
+                queue.push_back(dep);
             }
         }
     }

@@ -166,6 +166,10 @@ fn common_env(env: &Env, wf: &Workflow) -> Vec<(String, Text)> {
                 continue;
             };
             let text = v.value.to_text();
+            if forged(&text) {
+                env.report(forged_diagnostic(d.value.span()));
+                continue;
+            }
             match index.get(&d.name.text) {
                 Some(&i) => out[i].1 = text,
                 None => {
@@ -186,6 +190,25 @@ fn common_env(env: &Env, wf: &Workflow) -> Vec<(String, Text)> {
         }
     }
     out
+}
+
+/// The prefix of the markers the runtime fills in; no value may contain it.
+const MARKER: &str = "@@sflow:";
+
+fn forged(text: &Text) -> bool {
+    text.0
+        .iter()
+        .any(|p| matches!(p, Piece::Lit(s) if s.contains(MARKER)))
+}
+
+fn forged_diagnostic(span: crate::source::Span) -> Diagnostic {
+    Diagnostic::error(
+        "reserved-marker",
+        format!(
+            "`{MARKER}` is reserved: the script uses it to fill in values known only in the job"
+        ),
+    )
+    .at(span, "this value contains it")
 }
 
 fn dict_get<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
@@ -392,6 +415,10 @@ impl Builder<'_, '_> {
         }
     }
 
+    fn report_forged(&self, span: crate::source::Span) {
+        self.env.report(forged_diagnostic(span));
+    }
+
     fn what(&self) -> &str {
         &self.base.name
     }
@@ -439,6 +466,10 @@ impl Builder<'_, '_> {
 
     fn convert(&self, field: &Field, value: &Value, convert: Convert) -> Option<Text> {
         match convert(value) {
+            Ok(t) if forged(&t) => {
+                self.report_forged(field.span());
+                None
+            }
             Ok(t) => Some(t),
             Err(message) => {
                 self.env.report(
@@ -1008,6 +1039,10 @@ impl Builder<'_, '_> {
                         },
                     };
                     match value {
+                        Some(v) if forged(&v.to_text()) => {
+                            self.report_forged(self.env.decl(key).value.span());
+                            return out;
+                        }
                         Some(v) => values.push(v.to_text()),
                         None => return out,
                     }
@@ -1015,6 +1050,10 @@ impl Builder<'_, '_> {
                 self.slot(&name, values)
             } else {
                 match self.env.variable(key, None) {
+                    expr::Lookup::Found(v) if forged(&v.value.to_text()) => {
+                        self.report_forged(self.env.decl(key).value.span());
+                        continue;
+                    }
                     expr::Lookup::Found(v) => Word::Text(v.value.to_text()),
                     _ => continue,
                 }
@@ -1210,11 +1249,22 @@ impl Builder<'_, '_> {
                 out.push('\n');
             }
             match &line.kind {
-                FieldKind::Lit(v) => out.push_str(&v.to_plain_string().unwrap_or_default()),
+                FieldKind::Lit(v) => {
+                    let text = v.to_plain_string().unwrap_or_default();
+                    if text.contains(MARKER) {
+                        self.report_forged(line.span());
+                        ok = false;
+                    }
+                    out.push_str(&text);
+                }
                 FieldKind::Tmpl(t) => {
                     let mut text = String::new();
                     for segment in &t.segments {
                         match segment {
+                            Segment::Lit(s) if s.contains(MARKER) => {
+                                self.report_forged(line.span());
+                                ok = false;
+                            }
                             Segment::Lit(s) => text.push_str(s),
                             Segment::Expr { expr, start, .. } => {
                                 match self.segment(line, expr, *start) {
@@ -1251,6 +1301,10 @@ impl Builder<'_, '_> {
             .any(|(name, _, _)| self.base.variant_names.contains(name));
         let eval = |this: &Self, replica: Option<usize>| -> Option<Text> {
             match expr::eval(expr, &this.ctx(replica)) {
+                Ok(v) if forged(&v.to_text()) => {
+                    this.report_forged(line.span());
+                    None
+                }
                 Ok(v) => Some(v.to_text()),
                 Err(e) => {
                     if !e.reported {
