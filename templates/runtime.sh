@@ -489,6 +489,7 @@ declare -a SFLOW_RC=() SFLOW_WHY=() SFLOW_SERVICE=() SFLOW_OK_PROBES=() SFLOW_NE
 declare -a SFLOW_DEADLINE=() SFLOW_RETRY_AT=() SFLOW_FREED=() SFLOW_KILLER=()
 declare -a SFLOW_RETRIES=() SFLOW_INTERVAL=() SFLOW_BACKOFF=() SFLOW_KILL_WHY=() SFLOW_LAUNCH_T=()
 declare -A SFLOW_TIMED=()
+declare -a SFLOW_SWEEPERS=() SFLOW_SWEPT=()
 SFLOW_UNSETTLED=0 SFLOW_FAILED=0 SFLOW_STOPPING=0 SFLOW_EXIT=0
 
 # Starts attempt SFLOW_ATTEMPT[i]+1 of task i.
@@ -556,6 +557,23 @@ sflow_kill_async() {
   set +m
 }
 
+# When a step ends, whatever it started goes too (as Slurm does for a step): anything
+# left in the attempt's process group gets SIGTERM now and SIGKILL after the grace.
+sflow_sweep() {
+  local pg=${SFLOW_PID[$1]}
+  kill -0 -- "-$pg" 2>/dev/null || return 0
+  kill -TERM -- "-$pg" 2>/dev/null
+  set -m
+  (
+    exec >/dev/null 2>&1
+    sleep "$SFLOW_STOP_GRACE"
+    kill -KILL -- "-$pg"
+  ) &
+  SFLOW_SWEEPERS+=("$!")
+  set +m
+  SFLOW_SWEPT+=("$pg")
+}
+
 # Task i's attempt ended with status rc (or was killed for a reason).
 sflow_on_exit() {
   local i=$1 rc=$2 name=${SFLOW_T_NAME[$1]} why=${SFLOW_KILL_WHY[$1]:-}
@@ -566,6 +584,7 @@ sflow_on_exit() {
     SFLOW_KILLER[i]=''
   fi
   wait "${SFLOW_PID[i]}" 2>/dev/null
+  sflow_sweep "$i"
   unset "SFLOW_TIMED[$i]"
   sflow_clock
   SFLOW_END[i]=$SFLOW_NOW SFLOW_RC[i]=$rc
@@ -666,7 +685,10 @@ sflow_stop_groups() {
   killer=$!
   set +m
   for pid in "$@"; do wait "$pid" 2>/dev/null; done
-  kill -- "-$killer" 2>/dev/null
+  # Processes a task left behind in its group (ignoring SIGTERM) get the SIGKILL.
+  local left=0
+  for pid in "$@"; do kill -0 -- "-$pid" 2>/dev/null && left=1; done
+  ((left)) || kill -- "-$killer" 2>/dev/null
   wait "$killer" 2>/dev/null
 }
 
@@ -735,6 +757,11 @@ sflow_finish() {
     esac
     printf 'sflow: logs in %s\n' "$SFLOW_RUN_DIR"
   } | tee "$SFLOW_RUN_DIR/summary.txt"
+  # Leftovers of finished steps that are still being swept: they go now.
+  local g
+  for g in "${SFLOW_SWEPT[@]}"; do kill -KILL -- "-$g" 2>/dev/null; done
+  for g in "${SFLOW_SWEEPERS[@]}"; do kill -- "-$g" 2>/dev/null; done
+  wait
   if [[ -n ${SLURM_JOB_ID:-} && -n ${SFLOW_SLURM_OUTPUT:-} ]]; then
     local out=${SFLOW_SLURM_OUTPUT//%x/${SLURM_JOB_NAME:-}}
     out=${out//%j/$SLURM_JOB_ID}

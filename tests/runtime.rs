@@ -42,23 +42,24 @@ workflow:
         timed("sleep 1"),
         timed("true")
     );
-    let out = job::compile(&yaml, &[]).run(Launch::Local, LIMIT);
-    out.assert_code(0);
-    let workers: Vec<_> = (0..4)
-        .map(|i| times(&out, &format!("worker_{i}")))
-        .collect();
-    let last_start = workers.iter().map(|w| w.0).max().unwrap();
-    let first_end = workers.iter().map(|w| w.1).min().unwrap();
-    assert!(
-        last_start < first_end,
-        "the 4 replicas did not overlap: {workers:?}"
-    );
-    let after = times(&out, "after");
-    let last_end = workers.iter().map(|w| w.1).max().unwrap();
-    assert!(
-        after.0 >= last_end,
-        "`after` started before every replica ended"
-    );
+    job::on_both_backends(&yaml, &[], LIMIT, |out| {
+        out.assert_code(0);
+        let workers: Vec<_> = (0..4)
+            .map(|i| times(&out, &format!("worker_{i}")))
+            .collect();
+        let last_start = workers.iter().map(|w| w.0).max().unwrap();
+        let first_end = workers.iter().map(|w| w.1).min().unwrap();
+        assert!(
+            last_start < first_end,
+            "the 4 replicas did not overlap: {workers:?}"
+        );
+        let after = times(&out, "after");
+        let last_end = workers.iter().map(|w| w.1).max().unwrap();
+        assert!(
+            after.0 >= last_end,
+            "`after` started before every replica ended"
+        );
+    });
 }
 
 #[test]
@@ -78,16 +79,17 @@ workflow:
         timed("sleep 0.2"),
         timed("true")
     );
-    let out = job::compile(&yaml, &[]).run(Launch::Local, LIMIT);
-    out.assert_code(0);
-    let steps: Vec<_> = (0..3).map(|i| times(&out, &format!("step_{i}"))).collect();
-    for pair in steps.windows(2) {
-        assert!(
-            pair[1].0 >= pair[0].1,
-            "replicas overlapped or ran out of order: {steps:?}"
-        );
-    }
-    assert!(times(&out, "after").0 >= steps[2].1);
+    job::on_both_backends(&yaml, &[], LIMIT, |out| {
+        out.assert_code(0);
+        let steps: Vec<_> = (0..3).map(|i| times(&out, &format!("step_{i}"))).collect();
+        for pair in steps.windows(2) {
+            assert!(
+                pair[1].0 >= pair[0].1,
+                "replicas overlapped or ran out of order: {steps:?}"
+            );
+        }
+        assert!(times(&out, "after").0 >= steps[2].1);
+    });
 }
 
 #[test]
@@ -114,10 +116,11 @@ workflow:
         timed("true"),
         timed("true")
     );
-    let out = job::compile(&yaml, &[]).run(Launch::Local, LIMIT);
-    out.assert_code(0);
-    let (a, d) = (times(&out, "a"), times(&out, "d"));
-    assert!(d.0 < a.1, "d started only after a ended");
+    job::on_both_backends(&yaml, &[], LIMIT, |out| {
+        out.assert_code(0);
+        let (a, d) = (times(&out, "a"), times(&out, "d"));
+        assert!(d.0 < a.1, "d started only after a ended");
+    });
 }
 
 #[test]
@@ -142,18 +145,19 @@ workflow:
         - echo connected
 "#
     );
-    let out = job::compile(&yaml, &[]).run(Launch::Local, LIMIT);
-    out.assert_code(0);
-    assert_eq!(out.lines("client"), ["connected"]);
-    let events = out.file("events.log");
-    let pos = |what: &str| {
-        events
-            .find(what)
-            .unwrap_or_else(|| panic!("no `{what}` in\n{events}"))
-    };
-    assert!(pos("ready server") < pos("launched client"));
-    assert!(pos("finished client") < pos("stopping server"));
-    assert_eq!(out.state("server"), "stopped");
+    job::on_both_backends(&yaml, &[], LIMIT, |out| {
+        out.assert_code(0);
+        assert_eq!(out.lines("client"), ["connected"]);
+        let events = out.file("events.log");
+        let pos = |what: &str| {
+            events
+                .find(what)
+                .unwrap_or_else(|| panic!("no `{what}` in\n{events}"))
+        };
+        assert!(pos("ready server") < pos("launched client"));
+        assert!(pos("finished client") < pos("stopping server"));
+        assert_eq!(out.state("server"), "stopped");
+    });
 }
 
 #[test]
@@ -200,15 +204,16 @@ workflow:
       script:
         - echo all ready
 "#;
-    let out = job::compile(yaml, &[]).run(Launch::Local, LIMIT);
-    out.assert_code(0);
-    assert_eq!(out.lines("client"), ["all ready"]);
-    for service in ["literal", "regex", "twice", "follower"] {
-        assert_eq!(out.state(service), "stopped", "{service}");
-    }
-    let events = out.file("events.log");
-    let ready_twice = events.find("ready twice").unwrap();
-    assert!(ready_twice > events.find("launched twice").unwrap());
+    job::on_both_backends(yaml, &[], LIMIT, |out| {
+        out.assert_code(0);
+        assert_eq!(out.lines("client"), ["all ready"]);
+        for service in ["literal", "regex", "twice", "follower"] {
+            assert_eq!(out.state(service), "stopped", "{service}");
+        }
+        let events = out.file("events.log");
+        let ready_twice = events.find("ready twice").unwrap();
+        assert!(ready_twice > events.find("launched twice").unwrap());
+    });
 }
 
 #[test]
@@ -240,25 +245,26 @@ workflow:
       script: [echo ok]
 "#
     );
-    let out = job::compile(&yaml, &[]).run(Launch::Local, LIMIT);
-    out.assert_code(0);
-    let requests = server.requests.lock().unwrap().clone();
-    let get = requests
-        .iter()
-        .find(|r| r.method == "GET")
-        .expect("a GET arrived");
-    assert_eq!(get.target, "/health");
-    let post = requests
-        .iter()
-        .find(|r| r.method == "POST")
-        .expect("a POST arrived");
-    assert_eq!(post.target, "/v1/chat");
-    assert_eq!(post.body, br#"{"model": "m", "max_tokens": 1}"#);
-    assert!(
-        post.headers
+    job::on_both_backends(&yaml, &[], LIMIT, |out| {
+        out.assert_code(0);
+        let requests = server.requests.lock().unwrap().clone();
+        let get = requests
             .iter()
-            .any(|(k, v)| k == "Content-Type" && v == "application/json")
-    );
+            .find(|r| r.method == "GET")
+            .expect("a GET arrived");
+        assert_eq!(get.target, "/health");
+        let post = requests
+            .iter()
+            .find(|r| r.method == "POST")
+            .expect("a POST arrived");
+        assert_eq!(post.target, "/v1/chat");
+        assert_eq!(post.body, br#"{"model": "m", "max_tokens": 1}"#);
+        assert!(
+            post.headers
+                .iter()
+                .any(|(k, v)| k == "Content-Type" && v == "application/json")
+        );
+    });
 }
 
 #[test]
@@ -279,10 +285,11 @@ workflow:
 "#,
         server.port
     );
-    let out = job::compile(&yaml, &[]).run(Launch::Local, LIMIT);
-    out.assert_code(1);
-    assert_eq!(out.state("svc"), "failed");
-    assert!(!server.requests.lock().unwrap().is_empty());
+    job::on_both_backends(&yaml, &[], LIMIT, |out| {
+        out.assert_code(1);
+        assert_eq!(out.state("svc"), "failed");
+        assert!(!server.requests.lock().unwrap().is_empty());
+    });
 }
 
 #[test]
@@ -304,21 +311,22 @@ workflow:
       depends_on: [svc]
       script: [echo never]
 "#;
-    let out = job::compile(yaml, &[]).run(Launch::Local, LIMIT);
-    out.assert_code(1);
-    assert_eq!(out.state("svc"), "failed");
-    assert!(
-        out.summary_row("svc").contains("readiness probe"),
-        "{}",
-        out.summary_row("svc")
-    );
-    assert_eq!(out.state("other"), "stopped");
-    assert_eq!(out.state("client"), "skipped");
-    assert!(out.stdout.contains("FAILED svc"));
-    assert!(
-        out.elapsed < Duration::from_secs(25),
-        "the workflow was not stopped early"
-    );
+    job::on_both_backends(yaml, &[], LIMIT, |out| {
+        out.assert_code(1);
+        assert_eq!(out.state("svc"), "failed");
+        assert!(
+            out.summary_row("svc").contains("readiness probe"),
+            "{}",
+            out.summary_row("svc")
+        );
+        assert_eq!(out.state("other"), "stopped");
+        assert_eq!(out.state("client"), "skipped");
+        assert!(out.stdout.contains("FAILED svc"));
+        assert!(
+            out.elapsed < Duration::from_secs(25),
+            "the workflow was not stopped early"
+        );
+    });
 }
 
 #[test]
@@ -339,11 +347,12 @@ workflow:
           interval: 0
           failure_threshold: 1
 "#;
-    let out = job::compile(yaml, &[]).run(Launch::Local, LIMIT);
-    out.assert_code(1);
-    assert_eq!(out.state("server"), "failed");
-    assert!(out.summary_row("server").contains("failure probe"));
-    assert!(out.elapsed < Duration::from_secs(25));
+    job::on_both_backends(yaml, &[], LIMIT, |out| {
+        out.assert_code(1);
+        assert_eq!(out.state("server"), "failed");
+        assert!(out.summary_row("server").contains("failure probe"));
+        assert!(out.elapsed < Duration::from_secs(25));
+    });
 }
 
 #[test]
@@ -369,14 +378,15 @@ workflow:
       depends_on: [bad]
       script: [touch "$SFLOW_WORKFLOW_OUTPUT_DIR/later-ran"]
 "#;
-    let out = job::compile(yaml, &[]).run(Launch::Local, LIMIT);
-    out.assert_code(1);
-    assert_eq!(out.state("bad"), "failed");
-    assert!(out.summary_row("bad").contains("exited with status 3"));
-    assert_eq!(out.state("later"), "skipped");
-    assert!(!out.exists("later-ran"));
-    assert_eq!(out.state("svc"), "stopped");
-    assert!(out.file("summary.txt").contains("failed (exit 1)"));
+    job::on_both_backends(yaml, &[], LIMIT, |out| {
+        out.assert_code(1);
+        assert_eq!(out.state("bad"), "failed");
+        assert!(out.summary_row("bad").contains("exited with status 3"));
+        assert_eq!(out.state("later"), "skipped");
+        assert!(!out.exists("later-ran"));
+        assert_eq!(out.state("svc"), "stopped");
+        assert!(out.file("summary.txt").contains("failed (exit 1)"));
+    });
 }
 
 #[test]
@@ -393,21 +403,22 @@ workflow:
         - echo "attempt $n"
         - '[ "$n" -ge 3 ]'
 "#;
-    let out = job::compile(yaml, &[]).run(Launch::Local, LIMIT);
-    out.assert_code(0);
-    let starts: Vec<u128> = out
-        .file("flaky/starts")
-        .lines()
-        .map(|l| l.parse().unwrap())
-        .collect();
-    assert_eq!(starts.len(), 3, "3 attempts");
-    // Gap k (after attempt k fails) is at least interval * backoff^(k-1): 1 s, then 2 s.
-    assert!(starts[1] - starts[0] >= 1_000_000_000, "{starts:?}");
-    assert!(starts[2] - starts[1] >= 2_000_000_000, "{starts:?}");
-    assert_eq!(out.log_lines("flaky/flaky.attempt1.log"), ["attempt 1"]);
-    assert_eq!(out.log_lines("flaky/flaky.attempt2.log"), ["attempt 2"]);
-    assert_eq!(out.lines("flaky"), ["attempt 3"]);
-    assert!(out.summary_row("flaky").split_whitespace().nth(2) == Some("3"));
+    job::on_both_backends(yaml, &[], LIMIT, |out| {
+        out.assert_code(0);
+        let starts: Vec<u128> = out
+            .file("flaky/starts")
+            .lines()
+            .map(|l| l.parse().unwrap())
+            .collect();
+        assert_eq!(starts.len(), 3, "3 attempts");
+        // Gap k (after attempt k fails) is at least interval * backoff^(k-1): 1 s, then 2 s.
+        assert!(starts[1] - starts[0] >= 1_000_000_000, "{starts:?}");
+        assert!(starts[2] - starts[1] >= 2_000_000_000, "{starts:?}");
+        assert_eq!(out.text_lines("flaky/flaky.attempt1.log"), ["attempt 1"]);
+        assert_eq!(out.text_lines("flaky/flaky.attempt2.log"), ["attempt 2"]);
+        assert_eq!(out.lines("flaky"), ["attempt 3"]);
+        assert!(out.summary_row("flaky").split_whitespace().nth(2) == Some("3"));
+    });
 }
 
 #[test]
@@ -422,11 +433,12 @@ workflow:
         - trap '' TERM
         - sleep 60
 "#;
-    let out = job::compile(yaml, &[]).run(Launch::Local, LIMIT);
-    out.assert_code(1);
-    assert_eq!(out.state("slow"), "failed");
-    assert!(out.summary_row("slow").contains("timed out"));
-    assert!(out.elapsed < Duration::from_secs(40));
+    job::on_both_backends(yaml, &[], LIMIT, |out| {
+        out.assert_code(1);
+        assert_eq!(out.state("slow"), "failed");
+        assert!(out.summary_row("slow").contains("timed out"));
+        assert!(out.elapsed < Duration::from_secs(40));
+    });
 }
 
 #[test]
@@ -442,11 +454,12 @@ workflow:
       depends_on: [a]
       script: [echo never]
 "#;
-    let out = job::compile(yaml, &[]).run(Launch::Local, LIMIT);
-    out.assert_code(124);
-    assert_eq!(out.state("a"), "stopped");
-    assert_eq!(out.state("b"), "skipped");
-    assert!(out.elapsed < Duration::from_secs(30));
+    job::on_both_backends(yaml, &[], LIMIT, |out| {
+        out.assert_code(124);
+        assert_eq!(out.state("a"), "stopped");
+        assert_eq!(out.state("b"), "skipped");
+        assert!(out.elapsed < Duration::from_secs(30));
+    });
 }
 
 #[test]
@@ -487,10 +500,11 @@ workflow:
         .args(["-TERM", &pid.to_string()])
         .status()
         .unwrap();
-    // The stubborn step ignores SIGTERM: it goes at the grace period (10 s), plus 5 s.
-    let out = job.finish(child, Duration::from_secs(15));
+    // The stubborn step ignores SIGTERM: it goes at the grace period, plus 5 s.
+    let bound = Duration::from_secs(job::GRACE + 5);
+    let out = job.finish(child, bound);
     out.assert_code(143);
-    assert!(sent.elapsed() < Duration::from_secs(15));
+    assert!(sent.elapsed() < bound);
     assert_eq!(out.state("stubborn"), "stopped");
     assert_eq!(out.state("polite"), "stopped");
     assert_eq!(out.state("after"), "skipped");
@@ -520,43 +534,46 @@ workflow:
       script:
         - env | grep -E '^(SFLOW_[A-Z_]+|CUDA_VISIBLE_DEVICES|CONC|MODE|MODEL)=' | sort > "$SFLOW_TASK_OUTPUT_DIR/env"
 "#;
-    let out = job::compile(yaml, &[]).run(Launch::Local, LIMIT);
-    out.assert_code(0);
-    let run = out.run_dir.display().to_string();
-    for (i, (name, conc, mode, gpus)) in [
-        ("w_1_a", "1", "a", "0,1"),
-        ("w_1_b", "1", "b", "2,3"),
-        ("w_4_a", "4", "a", "4,5"),
-        ("w_4_b", "4", "b", "6,7"),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let env = out.file(&format!("{name}/env"));
-        for want in [
-            format!("SFLOW_REPLICA_INDEX={i}"),
-            format!("CONC={conc}"),
-            format!("MODE={mode}"),
-            "MODEL=tiny".to_string(),
-            format!("CUDA_VISIBLE_DEVICES={gpus}"),
-            format!("SFLOW_TASK_OUTPUT_DIR={run}/{name}"),
-            format!("SFLOW_WORKFLOW_OUTPUT_DIR={run}"),
-            format!("SFLOW_TASK_RESULT_FILE={run}/{name}/result.json"),
-            format!("SFLOW_WORKFLOW_RESULT_FILE={run}/results.json"),
-            "SFLOW_TASK_ASSIGNED_NODE_NAMES=localhost".to_string(),
-            "SFLOW_TASK_ASSIGNED_NODE_IPS=127.0.0.1".to_string(),
-        ] {
-            assert!(
-                env.lines().any(|l| l == want),
-                "{name}: missing `{want}` in\n{env}"
-            );
+    job::on_both_backends(yaml, &[], LIMIT, |out| {
+        out.assert_code(0);
+        let run = out.run_dir.display().to_string();
+        for (i, (name, conc, mode, gpus)) in [
+            ("w_1_a", "1", "a", "0,1"),
+            ("w_1_b", "1", "b", "2,3"),
+            ("w_4_a", "4", "a", "4,5"),
+            ("w_4_b", "4", "b", "6,7"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let env = out.file(&format!("{name}/env"));
+            for want in [
+                format!("SFLOW_REPLICA_INDEX={i}"),
+                format!("CONC={conc}"),
+                format!("MODE={mode}"),
+                "MODEL=tiny".to_string(),
+                format!("CUDA_VISIBLE_DEVICES={gpus}"),
+                format!("SFLOW_TASK_OUTPUT_DIR={run}/{name}"),
+                format!("SFLOW_WORKFLOW_OUTPUT_DIR={run}"),
+                format!("SFLOW_TASK_RESULT_FILE={run}/{name}/result.json"),
+                format!("SFLOW_WORKFLOW_RESULT_FILE={run}/results.json"),
+                "SFLOW_TASK_ASSIGNED_NODE_NAMES=localhost".to_string(),
+                "SFLOW_TASK_ASSIGNED_NODE_IPS=127.0.0.1".to_string(),
+            ] {
+                assert!(
+                    env.lines().any(|l| l == want),
+                    "{name}: missing `{want}` in\n{env}"
+                );
+            }
         }
-    }
+    });
 }
 
 #[test]
 fn slurm_steps_get_their_planned_gpus_nodes_and_facts() {
     let yaml = r#"version: "0.1"
+variables:
+  SLURM_PARTITION: {value: wrong}
 backends:
   - {name: cluster, type: slurm, nodes: 2, gpus_per_node: 8}
 workflow:
@@ -573,24 +590,24 @@ workflow:
       resources:
         gpus: {count: 16}
       script:
-        - echo "wide on $SFLOW_TASK_NODE_NAME with $CUDA_VISIBLE_DEVICES; peer ${{ backends.cluster.nodes[1].name }}"
+        - echo "wide on $SFLOW_TASK_NODE_NAME with $CUDA_VISIBLE_DEVICES; peer ${{ backends.cluster.nodes[1].name }} partition=$SLURM_PARTITION"
 "#;
     let job = job::compile(yaml, &[]);
     let out = job.run(Launch::Slurm(2), LIMIT);
     out.assert_code(0);
     for (i, gpus) in ["0,1", "2,3", "4,5", "6,7"].iter().enumerate() {
         assert_eq!(
-            out.lines(&format!("worker_{i}")),
+            out.ranked_lines(&format!("worker_{i}")),
             [format!("0: node0 {gpus} node0 4242 node0")]
         );
     }
-    let mut wide = out.lines("wide");
+    let mut wide = out.ranked_lines("wide");
     wide.sort();
     assert_eq!(
         wide,
         [
-            "0: wide on node0 with 0,1,2,3,4,5,6,7; peer node1",
-            "1: wide on node1 with 0,1,2,3,4,5,6,7; peer node1"
+            "0: wide on node0 with 0,1,2,3,4,5,6,7; peer node1 partition=wrong",
+            "1: wide on node1 with 0,1,2,3,4,5,6,7; peer node1 partition=wrong"
         ]
     );
     let argv = std::fs::read_to_string(job.path("slurm.log")).unwrap();
@@ -598,6 +615,10 @@ workflow:
         argv.contains("--nodes=2 --nodelist=node0,node1 --job-name=wide"),
         "{argv}"
     );
+    // User variables are exported inside the step only: srun itself never reads them
+    // (a variable named SLURM_PARTITION would otherwise change srun's partition).
+    let srun_env = std::fs::read_to_string(job.path("slurm.log.wide.env")).unwrap();
+    assert!(!srun_env.contains("SLURM_PARTITION"), "{srun_env}");
     assert!(argv.contains("--overlap"));
     assert!(argv.contains("--export=ALL"));
 }
@@ -623,7 +644,10 @@ workflow:
     let out = job.finish(cmd.spawn().unwrap(), LIMIT);
     out.assert_code(0);
     for (i, gpus) in ["0,1", "2,3", "4,5", "6,7"].iter().enumerate() {
-        assert_eq!(out.lines(&format!("worker_{i}")), [format!("0: {gpus}")]);
+        assert_eq!(
+            out.ranked_lines(&format!("worker_{i}")),
+            [format!("0: {gpus}")]
+        );
     }
 }
 
@@ -645,7 +669,7 @@ workflow:
     cmd.env("CUDA_VISIBLE_DEVICES", "0,1");
     let out = job.finish(cmd.spawn().unwrap(), LIMIT);
     out.assert_code(1);
-    assert!(out.lines("big")[0].contains("planned GPUs 0,1,2,3 but this step sees only"));
+    assert!(out.ranked_lines("big")[0].contains("planned GPUs 0,1,2,3 but this step sees only"));
 }
 
 #[test]

@@ -23,11 +23,13 @@ pub struct Outcome {
     _dir: Rc<tempfile::TempDir>,
 }
 
-/// Compiles `yaml` (with command-line style `args`) into `job.sh` in a fresh directory.
+/// Compiles `yaml` (with command-line style `args`) into `job.sh` in a fresh directory;
+/// the script must pass `bash -n` and shellcheck.
 pub fn compile(yaml: &str, args: &[&str]) -> Job {
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     let (script, _) = super::compile("wf.yaml", yaml, &args)
         .unwrap_or_else(|d| panic!("the workflow did not compile:\n{d}"));
+    super::check_shell(&script, "the generated script");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("job.sh");
     std::fs::write(&path, script).unwrap();
@@ -36,6 +38,10 @@ pub fn compile(yaml: &str, args: &[&str]) -> Job {
         script: path,
     }
 }
+
+/// Seconds between SIGTERM and SIGKILL in tests (the scripts default to 10; the
+/// environment may set it).
+pub const GRACE: u64 = 3;
 
 /// How to run a script.
 pub enum Launch {
@@ -55,6 +61,7 @@ impl Job {
             .arg(&self.script)
             .current_dir(self.dir.path())
             .env("SFLOW_OUTPUT_DIR", self.dir.path().join("out"))
+            .env("SFLOW_STOP_GRACE", GRACE.to_string())
             .env_remove("SLURM_JOB_ID")
             .env_remove("SLURM_JOB_NODELIST")
             .stdin(Stdio::null())
@@ -127,9 +134,30 @@ impl Outcome {
         })
     }
 
-    /// The lines task `name` printed (without the timestamp prefix, rank label kept).
+    /// The lines task `name` printed, without the timestamp prefix and rank label.
     pub fn lines(&self, name: &str) -> Vec<String> {
+        self.text_lines(&format!("{name}/{name}.log"))
+    }
+
+    /// The lines task `name` printed, with srun's `N: ` rank label.
+    pub fn ranked_lines(&self, name: &str) -> Vec<String> {
         self.log_lines(&format!("{name}/{name}.log"))
+    }
+
+    /// The lines of a log file, without the timestamp prefix and without srun's `N: `
+    /// rank label (so one assertion holds on both backends).
+    pub fn text_lines(&self, rel: &str) -> Vec<String> {
+        self.log_lines(rel)
+            .into_iter()
+            .map(|l| match l.split_once(": ") {
+                Some((rank, rest))
+                    if rank.chars().all(|c| c.is_ascii_digit()) && !rank.is_empty() =>
+                {
+                    rest.to_string()
+                }
+                _ => l,
+            })
+            .collect()
     }
 
     /// The lines of a log file of the run directory, without the timestamp prefix.
@@ -166,6 +194,35 @@ impl Outcome {
             "exit code\nstdout:\n{}\nstderr:\n{}",
             self.stdout, self.stderr
         );
+    }
+}
+
+/// The workflow with a one-node, 8-GPU Slurm backend added (when it declares none).
+pub fn with_slurm_backend(yaml: &str) -> String {
+    if yaml.contains("\nbackends:") {
+        return yaml.to_string();
+    }
+    yaml.replacen(
+        "version: \"0.1\"\n",
+        "version: \"0.1\"\nbackends:\n  - {name: cluster, type: slurm, nodes: 1, gpus_per_node: 8}\n",
+        1,
+    )
+}
+
+/// Runs the workflow twice: on the local backend, and on a Slurm backend against the
+/// fake srun; `check` sees each outcome.
+pub fn on_both_backends(yaml: &str, args: &[&str], limit: Duration, check: impl Fn(&Outcome)) {
+    for slurm in [false, true] {
+        let (yaml, launch) = if slurm {
+            (with_slurm_backend(yaml), Launch::Slurm(1))
+        } else {
+            (yaml.to_string(), Launch::Local)
+        };
+        eprintln!(
+            "running on the {} backend",
+            if slurm { "slurm" } else { "local" }
+        );
+        check(&compile(&yaml, args).run(launch, limit));
     }
 }
 
