@@ -45,7 +45,7 @@ workflow:
     job::on_both_backends(&yaml, &[], LIMIT, |out| {
         out.assert_code(0);
         let workers: Vec<_> = (0..4)
-            .map(|i| times(&out, &format!("worker_{i}")))
+            .map(|i| times(out, &format!("worker_{i}")))
             .collect();
         let last_start = workers.iter().map(|w| w.0).max().unwrap();
         let first_end = workers.iter().map(|w| w.1).min().unwrap();
@@ -53,7 +53,7 @@ workflow:
             last_start < first_end,
             "the 4 replicas did not overlap: {workers:?}"
         );
-        let after = times(&out, "after");
+        let after = times(out, "after");
         let last_end = workers.iter().map(|w| w.1).max().unwrap();
         assert!(
             after.0 >= last_end,
@@ -81,14 +81,14 @@ workflow:
     );
     job::on_both_backends(&yaml, &[], LIMIT, |out| {
         out.assert_code(0);
-        let steps: Vec<_> = (0..3).map(|i| times(&out, &format!("step_{i}"))).collect();
+        let steps: Vec<_> = (0..3).map(|i| times(out, &format!("step_{i}"))).collect();
         for pair in steps.windows(2) {
             assert!(
                 pair[1].0 >= pair[0].1,
                 "replicas overlapped or ran out of order: {steps:?}"
             );
         }
-        assert!(times(&out, "after").0 >= steps[2].1);
+        assert!(times(out, "after").0 >= steps[2].1);
     });
 }
 
@@ -118,7 +118,7 @@ workflow:
     );
     job::on_both_backends(&yaml, &[], LIMIT, |out| {
         out.assert_code(0);
-        let (a, d) = (times(&out, "a"), times(&out, "d"));
+        let (a, d) = (times(out, "a"), times(out, "d"));
         assert!(d.0 < a.1, "d started only after a ended");
     });
 }
