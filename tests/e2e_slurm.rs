@@ -339,13 +339,14 @@ fn assert_processes_gone(job: &Job, task: &str, expected: usize) {
     assert_eq!(seen, expected, "pid files of {task} in {}", dir.display());
 }
 
-/// A TCP port on 127.0.0.1 that is free right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A TCP port on 127.0.0.1 that is free right now, below Linux's ephemeral range (32768 and
+/// up), so that no srun of a concurrent job takes it before the server binds it.
+fn free_port(salt: u32) -> u16 {
+    let start = (std::process::id().wrapping_mul(7919) ^ salt.wrapping_mul(104_729)) % 10_000;
+    (0..10_000)
+        .map(|k| 20_000 + ((start + k) % 10_000) as u16)
+        .find(|&port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok())
+        .expect("a free port in 20000..30000")
 }
 
 // ── the scenarios ────────────────────────────────────────────────────────────
@@ -497,9 +498,9 @@ fn e2e_4_two_nodes() {
     );
 }
 
-/// Scenario 5's job, run once and shared by its two tests.
-fn server_client(name: &str) -> (Job, Ended, u16) {
-    let port = free_port();
+/// Scenario 5's job (each of its two tests submits its own).
+fn server_client(name: &str, salt: u32) -> (Job, Ended, u16) {
+    let port = free_port(salt);
     let job = Job::submit(
         name,
         &["server_client.yaml"],
@@ -512,7 +513,7 @@ fn server_client(name: &str) -> (Job, Ended, u16) {
 #[test]
 #[ignore = "needs a Slurm cluster: scripts/slurm-test-cluster up"]
 fn e2e_5_server_and_client() {
-    let (job, ended, port) = server_client("server_client");
+    let (job, ended, port) = server_client("server_client", 1);
     assert_ended(&job, &ended, "COMPLETED", "0:0");
     let nodes = job.nodes(&ended);
     let (n0, n1) = (&nodes[0], &nodes[1]);
@@ -555,7 +556,7 @@ fn e2e_5_server_and_client() {
 #[test]
 #[ignore = "needs a Slurm cluster: scripts/slurm-test-cluster up"]
 fn e2e_5_server_gets_sigterm_before_sigkill() {
-    let (job, ended, _) = server_client("server_sigterm");
+    let (job, ended, _) = server_client("server_sigterm", 2);
     assert_ended(&job, &ended, "COMPLETED", "0:0");
     let stopped = job.file("server/stopped");
     assert_eq!(
