@@ -487,7 +487,7 @@ sflow_probe_loop() {
 declare -a SFLOW_ST=() SFLOW_ATTEMPT=() SFLOW_PID=() SFLOW_START=() SFLOW_END=()
 declare -a SFLOW_RC=() SFLOW_WHY=() SFLOW_SERVICE=() SFLOW_OK_PROBES=() SFLOW_NEED_PROBES=()
 declare -a SFLOW_DEADLINE=() SFLOW_RETRY_AT=() SFLOW_FREED=() SFLOW_KILLER=()
-declare -a SFLOW_RETRIES=() SFLOW_INTERVAL=() SFLOW_BACKOFF=() SFLOW_KILL_WHY=() SFLOW_LAUNCH_T=()
+declare -a SFLOW_SRUN=() SFLOW_RETRIES=() SFLOW_INTERVAL=() SFLOW_BACKOFF=() SFLOW_KILL_WHY=() SFLOW_LAUNCH_T=()
 declare -A SFLOW_TIMED=()
 declare -a SFLOW_SWEEPERS=() SFLOW_SWEPT=()
 SFLOW_UNSETTLED=0 SFLOW_FAILED=0 SFLOW_STOPPING=0 SFLOW_EXIT=0
@@ -500,6 +500,8 @@ sflow_launch_task() {
   sflow_group_reset
   "sflow_group_${SFLOW_T_GROUP[i]}" "${SFLOW_SLOTS[@]:SFLOW_T_SLOT_AT[i]:SFLOW_T_SLOT_N[i]}"
   SFLOW_SERVICE[i]=$((SFLOW_G_READY_PROBES > 0))
+  SFLOW_SRUN[i]=0
+  [[ ${SFLOW_G_LAUNCH[0]} == srun ]] && SFLOW_SRUN[i]=1
   SFLOW_NEED_PROBES[i]=$SFLOW_G_READY_PROBES SFLOW_OK_PROBES[i]=0
   SFLOW_RETRIES[i]=$SFLOW_G_RETRIES SFLOW_INTERVAL[i]=$SFLOW_G_RETRY_INTERVAL
   SFLOW_BACKOFF[i]=$SFLOW_G_RETRY_BACKOFF
@@ -542,11 +544,38 @@ sflow_free() {
   done
 }
 
+# Sends SIGTERM to the processes of tasks $@ (task indices). srun turns a SIGTERM of
+# its own into an immediate SIGKILL of its step, so an srun task's step gets the
+# signal through `scancel --signal=TERM JOB.STEP` (found by its name, the task's);
+# a local task's process group gets it directly.
+sflow_term() {
+  local i id name
+  local -A steps=()
+  for i; do
+    if ((SFLOW_SRUN[i])) && [[ -n ${SLURM_JOB_ID:-} ]]; then
+      while read -r id name; do
+        steps[$name]+=" $id"
+      done < <(squeue -h -s -j "$SLURM_JOB_ID" -o '%i %j' 2>/dev/null)
+      break
+    fi
+  done
+  for i; do
+    name=${SFLOW_T_NAME[i]}
+    if ((SFLOW_SRUN[i])) && [[ -n ${steps[$name]:-} ]]; then
+      # shellcheck disable=SC2086
+      scancel --signal=TERM ${steps[$name]} 2>/dev/null
+    else
+      kill -TERM -- "-${SFLOW_PID[i]}" 2>/dev/null
+    fi
+  done
+  return 0
+}
+
 # Asks the running attempt of task i to stop; "exit" arrives later.
 sflow_kill_async() {
   local i=$1 pg=${SFLOW_PID[$1]}
   SFLOW_KILL_WHY[i]=$2
-  kill -TERM -- "-$pg" 2>/dev/null
+  sflow_term "$i"
   set -m
   (
     exec >/dev/null 2>&1
@@ -669,13 +698,16 @@ sflow_timers() {
   fi
 }
 
-# Stops the process groups of the runners given as pids: SIGTERM, then SIGKILL
-# after the grace period, and waits until every one of them is gone.
-sflow_stop_groups() {
+# Stops the running attempts of tasks $@ (task indices): SIGTERM, then SIGKILL to
+# their process groups after the grace period; waits until every one is gone.
+sflow_stop_tasks() {
   (($#)) || return 0
-  local pid killer groups=()
-  for pid in "$@"; do groups+=("-$pid"); done
-  kill -TERM -- "${groups[@]}" 2>/dev/null
+  local i pid killer groups=() pids=()
+  for i; do
+    pids+=("${SFLOW_PID[i]}")
+    groups+=("-${SFLOW_PID[i]}")
+  done
+  sflow_term "$@"
   set -m
   (
     exec >/dev/null 2>&1
@@ -684,30 +716,30 @@ sflow_stop_groups() {
   ) &
   killer=$!
   set +m
-  for pid in "$@"; do wait "$pid" 2>/dev/null; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
   # Processes a task left behind in its group (ignoring SIGTERM) get the SIGKILL.
   local left=0
-  for pid in "$@"; do kill -0 -- "-$pid" 2>/dev/null && left=1; done
+  for pid in "${pids[@]}"; do kill -0 -- "-$pid" 2>/dev/null && left=1; done
   ((left)) || kill -- "-$killer" 2>/dev/null
   wait "$killer" 2>/dev/null
 }
 
 # Stops every live task at once and marks what never ran as skipped.
 sflow_stop_all() {
-  local i pids=()
-  for i in "${!SFLOW_ST[@]}"; do
-    [[ ${SFLOW_ST[i]} == running || ${SFLOW_ST[i]} == ready ]] && pids+=("${SFLOW_PID[i]}")
-    [[ -n ${SFLOW_KILLER[i]:-} ]] && kill -- "-${SFLOW_KILLER[i]}" 2>/dev/null
-  done
-  sflow_stop_groups "${pids[@]}"
-  wait
+  local i live=()
   sflow_clock
   for i in "${!SFLOW_ST[@]}"; do
+    [[ -n ${SFLOW_KILLER[i]:-} ]] && kill -- "-${SFLOW_KILLER[i]}" 2>/dev/null
     case ${SFLOW_ST[i]} in
-      running | ready | waiting) SFLOW_ST[i]=stopped SFLOW_END[i]=$SFLOW_NOW SFLOW_WHY[i]=$1 ;;
+      running | ready) live+=("$i") ;&
+      waiting) SFLOW_ST[i]=stopped SFLOW_END[i]=$SFLOW_NOW SFLOW_WHY[i]=$1 ;;
       pending) SFLOW_ST[i]=skipped SFLOW_WHY[i]=$1 ;;
     esac
   done
+  # A signal may be followed by SIGKILL (Slurm's KillWait): record the outcome first.
+  [[ -n ${2:-} ]] && sflow_summary "$2" quiet
+  sflow_stop_tasks "${live[@]}"
+  wait
 }
 
 # Stops the services still running, in reverse dependency order, one by one.
@@ -716,7 +748,7 @@ sflow_stop_services() {
   for ((i = ${#SFLOW_T_NAME[@]} - 1; i >= 0; i--)); do
     [[ ${SFLOW_ST[i]} == ready || ${SFLOW_ST[i]} == running ]] || continue
     sflow_event "stopping ${SFLOW_T_NAME[i]}"
-    sflow_stop_groups "${SFLOW_PID[i]}"
+    sflow_stop_tasks "$i"
     sflow_clock
     SFLOW_ST[i]=stopped SFLOW_END[i]=$SFLOW_NOW SFLOW_WHY[i]="service stopped at the end"
   done
@@ -728,14 +760,16 @@ sflow_on_signal() {
   ((SFLOW_STOPPING)) && return 0
   SFLOW_STOPPING=1
   sflow_event "received SIG$1: stopping every task"
-  sflow_stop_all "stopped by SIG$1"
+  sflow_stop_all "stopped by SIG$1" "$2"
   sflow_finish "$2"
 }
 
 sflow_fmt_time() { printf -v "$1" '%(%H:%M:%S)T' $(($2 / 1000)); }
 
 # Writes the summary table (stdout and summary.txt) and exits with $1.
-sflow_finish() {
+# The summary table for exit code $1, into summary.txt (and on stdout unless $2 is
+# "quiet").
+sflow_summary() {
   local code=$1 i start dur rc line
   {
     printf '\n%-32s %-8s %8s %9s %9s %5s  %s\n' TASK STATE ATTEMPTS START DURATION EXIT NOTE
@@ -756,7 +790,15 @@ sflow_finish() {
       *) printf '\nsflow: workflow %s failed (exit %s)\n' "$SFLOW_WORKFLOW_NAME" "$code" ;;
     esac
     printf 'sflow: logs in %s\n' "$SFLOW_RUN_DIR"
-  } | tee "$SFLOW_RUN_DIR/summary.txt"
+  } >"$SFLOW_RUN_DIR/summary.txt.new"
+  mv -f "$SFLOW_RUN_DIR/summary.txt.new" "$SFLOW_RUN_DIR/summary.txt"
+  [[ ${2:-} == quiet ]] || cat "$SFLOW_RUN_DIR/summary.txt"
+}
+
+# Writes the summary, cleans up and exits with $1.
+sflow_finish() {
+  local code=$1
+  sflow_summary "$code"
   # Leftovers of finished steps that are still being swept: they go now.
   local g
   for g in "${SFLOW_SWEPT[@]}"; do kill -KILL -- "-$g" 2>/dev/null; done

@@ -44,9 +44,7 @@ workflow:
     );
     job::on_both_backends(&yaml, &[], LIMIT, |out| {
         out.assert_code(0);
-        let workers: Vec<_> = (0..4)
-            .map(|i| times(out, &format!("worker_{i}")))
-            .collect();
+        let workers: Vec<_> = (0..4).map(|i| times(out, &format!("worker_{i}"))).collect();
         let last_start = workers.iter().map(|w| w.0).max().unwrap();
         let first_end = workers.iter().map(|w| w.1).min().unwrap();
         assert!(
@@ -831,4 +829,32 @@ fn the_emitted_runtime_uses_no_bash5_only_features() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn a_service_gets_sigterm_and_its_grace_before_sigkill() {
+    // Under Slurm the signal goes to the step through scancel: srun itself would turn a
+    // SIGTERM into an immediate SIGKILL of the step.
+    let yaml = r#"version: "0.1"
+workflow:
+  name: graceful
+  tasks:
+    - name: server
+      script:
+        - trap 'sleep 1; echo cleaned up > "$SFLOW_TASK_OUTPUT_DIR/stopped"; exit 0' TERM
+        - echo up
+        - while :; do sleep 0.1; done
+      probes:
+        readiness:
+          log_watch: {match_pattern: up}
+          interval: 0
+    - name: client
+      depends_on: [server]
+      script: [echo done]
+"#;
+    job::on_both_backends(yaml, &[], LIMIT, |out| {
+        out.assert_code(0);
+        assert_eq!(out.file("server/stopped"), "cleaned up\n");
+        assert_eq!(out.state("server"), "stopped");
+    });
 }
