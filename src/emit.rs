@@ -76,8 +76,43 @@ struct Script<'a> {
     output_dir: String,
     slurm_output: String,
     env: Vec<String>,
+    files: Vec<FileView>,
     groups: Vec<GroupView>,
     table: String,
+}
+
+struct FileView {
+    name: String,
+    path: String,
+    final_newline: u8,
+    delimiter: String,
+    content: String,
+}
+
+/// A heredoc delimiter that no line of `text` equals.
+fn delimiter(base: &str, text: &str) -> String {
+    let mut delimiter = base.to_string();
+    let mut n = 1;
+    while text.lines().any(|l| l == delimiter) {
+        n += 1;
+        delimiter = format!("{base}_{n}");
+    }
+    delimiter
+}
+
+fn file_view(f: &plan::ArtifactFile) -> FileView {
+    let content = plan::script_text(&f.content);
+    let final_newline = u8::from(content.ends_with('\n'));
+    FileView {
+        name: comment_safe(&f.name),
+        path: shell_word(&plan::script_text(&f.path)),
+        final_newline,
+        delimiter: delimiter("SFLOW_FILE", &content),
+        content: match content.strip_suffix('\n') {
+            Some(c) if final_newline == 1 => c.to_string(),
+            _ => content.clone(),
+        },
+    }
 }
 
 struct GroupView {
@@ -111,6 +146,9 @@ fn group_view(g: &Group, kind: Kind) -> GroupView {
     for (name, value) in &g.exports {
         lines.push(format!("sflow_export {name} {}", word(value)));
     }
+    for (name, value) in &g.sweeps {
+        lines.push(format!("sflow_sweep {name} {}", word(value)));
+    }
     for p in &g.probes {
         let mut line = format!(
             "sflow_probe {} {}",
@@ -133,12 +171,25 @@ fn group_view(g: &Group, kind: Kind) -> GroupView {
     if let Some(t) = &g.timeout {
         lines.push(format!("sflow_timeout {}", word(t)));
     }
-    let mut delimiter = String::from("SFLOW_SCRIPT");
-    let mut n = 1;
-    while g.script.lines().any(|l| l == delimiter) {
-        n += 1;
-        delimiter = format!("SFLOW_SCRIPT_{n}");
+    if let Some(r) = &g.results {
+        lines.push(format!("sflow_results {}", shell_word(&g.base)));
+        for (name, aggregate, group, ere) in &r.rules {
+            lines.push(format!(
+                "sflow_result {name} {aggregate} {group} {}",
+                shell_word(ere)
+            ));
+        }
+        if r.file {
+            lines.push("sflow_result_file".into());
+        }
+        for (name, op, value) in &r.expect {
+            lines.push(format!("sflow_expect {name} {} {value}", shell_word(op)));
+        }
+        for pattern in &r.outputs {
+            lines.push(format!("sflow_output {}", shell_word(pattern)));
+        }
     }
+    let delimiter = delimiter("SFLOW_SCRIPT", &g.script);
     GroupView {
         ident: g.ident.clone(),
         title: comment_safe(&format!("{}: {}", g.base, g.about)),
@@ -275,6 +326,7 @@ pub fn render(plan: &Plan, provenance: &Provenance) -> String {
         output_dir: plan.output_dir.clone().unwrap_or_default(),
         slurm_output: plan.slurm_output.clone().unwrap_or_default(),
         env,
+        files: plan.files.iter().map(file_view).collect(),
         groups: plan
             .groups
             .iter()

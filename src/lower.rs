@@ -51,6 +51,7 @@ pub fn lower(
     let main_backend = slurm.unwrap_or(&x.backends[x.default_backend]);
 
     let common = common_env(env, wf);
+    let files = artifact_files(env, wf);
     let mut groups = Vec::new();
     let mut slot_values: Vec<Vec<Text>> = vec![Vec::new(); x.tasks.len()];
     let mut idents: HashMap<String, usize> = HashMap::new();
@@ -143,6 +144,7 @@ pub fn lower(
         workspace: options.workspace.clone(),
         output_dir: options.output_dir.clone(),
         env: common,
+        files,
         groups,
         tasks,
     })
@@ -187,6 +189,122 @@ fn common_env(env: &Env, wf: &Workflow) -> Vec<(String, Text)> {
             && let Some(path) = dict_get(&v, "path")
         {
             out.push((a.name.text.clone(), path.to_text()));
+        }
+    }
+    out
+}
+
+/// Checks a parse-style `outputs` pattern: `{name}` or `{name:TYPE}` fields (TYPE one
+/// of d, f, g, e, w), `{{`/`}}` for braces, and text between any two fields.
+fn check_output_pattern(pattern: &str) -> Result<(), String> {
+    if pattern.contains(['\n', '\r', '\u{1e}']) {
+        return Err("an output pattern is matched against one line".into());
+    }
+    let mut chars = pattern.chars().peekable();
+    let mut last_was_field = false;
+    let mut fields = 0;
+    while let Some(c) = chars.next() {
+        match c {
+            '{' if chars.peek() == Some(&'{') => {
+                chars.next();
+                last_was_field = false;
+            }
+            '}' if chars.peek() == Some(&'}') => {
+                chars.next();
+                last_was_field = false;
+            }
+            '{' => {
+                if last_was_field {
+                    return Err("two fields need text between them".into());
+                }
+                let field: String = chars.by_ref().take_while(|&c| c != '}').collect();
+                let (name, kind) = field.split_once(':').unwrap_or((&field, ""));
+                let ident = name
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !ident {
+                    return Err(format!("`{{{field}}}`: name each field, e.g. `{{ttft:f}}`"));
+                }
+                if !matches!(kind, "" | "d" | "f" | "g" | "e" | "w") {
+                    return Err(format!(
+                        "`{{{field}}}`: unknown type `{kind}` (use d, f, g, e, w, or none for any text)"
+                    ));
+                }
+                last_was_field = true;
+                fields += 1;
+            }
+            '}' => return Err("a lone `}` (write `}}` for a brace)".into()),
+            _ => last_was_field = false,
+        }
+    }
+    if fields == 0 {
+        return Err("an output pattern needs at least one `{field}`".into());
+    }
+    Ok(())
+}
+
+/// `file://` artifacts with inline `content`, written by the script at job start.
+fn artifact_files(env: &Env, wf: &Workflow) -> Vec<plan::ArtifactFile> {
+    let mut out = Vec::new();
+    for a in &wf.artifacts {
+        let Some(content) = &a.content else {
+            continue;
+        };
+        let expr::Lookup::Found(v) = env.artifact(&a.name.text) else {
+            continue;
+        };
+        let uri = dict_get(&v, "uri")
+            .and_then(Value::to_plain_string)
+            .unwrap_or_default();
+        let Some(rel) = uri.strip_prefix("file://") else {
+            env.report(
+                Diagnostic::error("content-needs-file-uri", format!("artifact `{}` has inline content but is not a file:// URI", a.name.text))
+                    .at(a.uri.span(), "this URI")
+                    .help("inline content is written to a file: use `file://relative/path` (under the run directory) or `file:///absolute/path`"),
+            );
+            continue;
+        };
+        if rel.is_empty() || rel.ends_with('/') || rel.split('/').any(|c| c == "..") {
+            env.report(
+                Diagnostic::error(
+                    "bad-artifact-path",
+                    format!(
+                        "artifact `{}`: `{rel}` must name a file inside the run directory",
+                        a.name.text
+                    ),
+                )
+                .at(a.uri.span(), "this URI"),
+            );
+            continue;
+        }
+        let ctx = Ctx {
+            allow: Allow {
+                backends: true,
+                artifacts: false,
+            },
+            ..env.ctx(Level::Global)
+        };
+        match content.eval(&ctx, env.sources) {
+            Ok(value) => {
+                let text = value.to_text();
+                if forged(&text) {
+                    env.report(forged_diagnostic(content.span()));
+                    continue;
+                }
+                let path = dict_get(&v, "path").map(Value::to_text).unwrap_or_default();
+                out.push(plan::ArtifactFile {
+                    name: a.name.text.clone(),
+                    path,
+                    content: text,
+                });
+            }
+            Err(d) => {
+                if let Some(d) = d {
+                    env.report(d);
+                }
+            }
         }
     }
     out
@@ -405,6 +523,9 @@ struct Builder<'a, 'w> {
 
 type Convert<'c> = &'c dyn Fn(&Value) -> Result<Text, String>;
 
+/// An environment variable a group sets: its name and value.
+type Export = (String, Word);
+
 impl Builder<'_, '_> {
     fn ctx(&self, replica: Option<usize>) -> Ctx<'_, '_> {
         let replica: Option<&Replica> =
@@ -506,7 +627,8 @@ impl Builder<'_, '_> {
     fn group(&mut self, idents: &mut HashMap<String, usize>) -> Option<Group> {
         let decl = &self.wf.tasks[self.base.decl];
         let launch = self.launch()?;
-        let exports = self.exports();
+        let (exports, sweeps) = self.exports();
+        let results = self.results(decl);
         let probes = self.probes(decl);
         let retry = decl.retries.as_ref().and_then(|r| {
             let count = self.word(&r.count, "retries.count", &|v| int_text(v, 0))?;
@@ -530,7 +652,9 @@ impl Builder<'_, '_> {
             local: self.base.backend.kind == BackendKind::Local,
             launch,
             exports,
+            sweeps,
             probes,
+            results,
             retry,
             timeout,
             script,
@@ -998,8 +1122,9 @@ impl Builder<'_, '_> {
         out
     }
 
-    /// Task-level variables and every variable whose value differs between replicas.
-    fn exports(&mut self) -> Vec<(String, Word)> {
+    /// Task-level variables and every variable whose value differs between replicas;
+    /// the swept ones apart.
+    fn exports(&mut self) -> (Vec<Export>, Vec<Export>) {
         let decl = &self.wf.tasks[self.base.decl];
         let mut names: Vec<(String, Level)> = Vec::new();
         for level in [Level::Global, Level::Workflow] {
@@ -1020,6 +1145,7 @@ impl Builder<'_, '_> {
             names.push((d.name.text.clone(), Level::Task(self.base.decl)));
         }
         let mut out = Vec::new();
+        let mut sweeps = Vec::new();
         for (name, _) in names {
             let level = Level::Task(self.base.decl);
             let Some(key) = self.env.find(level, &name) else {
@@ -1041,10 +1167,10 @@ impl Builder<'_, '_> {
                     match value {
                         Some(v) if forged(&v.to_text()) => {
                             self.report_forged(self.env.decl(key).value.span());
-                            return out;
+                            return (out, sweeps);
                         }
                         Some(v) => values.push(v.to_text()),
-                        None => return out,
+                        None => return (out, sweeps),
                     }
                 }
                 self.slot(&name, values)
@@ -1058,9 +1184,87 @@ impl Builder<'_, '_> {
                     _ => continue,
                 }
             };
-            out.push((name, word));
+            if swept {
+                sweeps.push((name, word));
+            } else {
+                out.push((name, word));
+            }
         }
-        out
+        (out, sweeps)
+    }
+
+    /// What to read from the log: `result` rules and gates, `outputs` patterns.
+    fn results(&mut self, decl: &crate::syntax::TaskDecl) -> Option<plan::Results> {
+        if decl.result.is_none() && decl.outputs.is_empty() {
+            return None;
+        }
+        let mut results = plan::Results::default();
+        if let Some(spec) = &decl.result {
+            results.file = spec.file;
+            for rule in &spec.rules {
+                match ere(&rule.pattern.text) {
+                    Ok((text, group)) => {
+                        // No group: the whole match is the value.
+                        let (text, group) = if group == 0 {
+                            (format!("({text})"), 1)
+                        } else {
+                            (text, group)
+                        };
+                        if group > 9 {
+                            self.env.report(
+                                Diagnostic::error(
+                                    "bad-pattern",
+                                    "the value's group must be one of the first nine groups",
+                                )
+                                .at(rule.pattern.span, "this pattern"),
+                            );
+                            continue;
+                        }
+                        results.rules.push((
+                            rule.name.text.clone(),
+                            rule.aggregate.name(),
+                            group,
+                            text,
+                        ));
+                    }
+                    Err(message) => self.env.report(
+                        Diagnostic::error("bad-pattern", message)
+                            .at(rule.pattern.span, "this pattern"),
+                    ),
+                }
+            }
+            for gate in &spec.expect {
+                let known = spec.file || spec.rules.iter().any(|r| r.name.text == gate.name.text);
+                if !known {
+                    self.env.report(
+                        Diagnostic::error(
+                            "unknown-result",
+                            format!(
+                                "`expect` checks `{}`, which no result rule produces",
+                                gate.name.text
+                            ),
+                        )
+                        .at(gate.name.span, "no result with this name")
+                        .suggest(
+                            &gate.name.text,
+                            spec.rules.iter().map(|r| r.name.text.as_str()),
+                        ),
+                    );
+                }
+                results
+                    .expect
+                    .push((gate.name.text.clone(), gate.op, gate.value.clone()));
+            }
+        }
+        for pattern in &decl.outputs {
+            match check_output_pattern(&pattern.text) {
+                Ok(()) => results.outputs.push(pattern.text.clone()),
+                Err(message) => self.env.report(
+                    Diagnostic::error("bad-pattern", message).at(pattern.span, "this pattern"),
+                ),
+            }
+        }
+        Some(results)
     }
 
     fn probes(&mut self, decl: &crate::syntax::TaskDecl) -> Vec<ProbeSpec> {
@@ -1143,7 +1347,7 @@ impl Builder<'_, '_> {
                 };
                 let text = if regex {
                     match ere(text) {
-                        Ok(t) => t,
+                        Ok((t, _)) => t,
                         Err(message) => {
                             self.env.report(
                                 Diagnostic::error("bad-pattern", message)
@@ -1512,11 +1716,16 @@ pub fn split_words(text: &Text) -> Result<Vec<Text>, String> {
     Ok(words)
 }
 
-/// A Python regex as a POSIX extended regex for `grep -E`.
-pub fn ere(pattern: &str) -> Result<String, String> {
+/// A Python regex as a POSIX extended regex for `grep -E` and `sed -E`, with the
+/// number of the ERE group that holds Python's first capturing group (0: none).
+pub fn ere(pattern: &str) -> Result<(String, usize), String> {
     let mut out = String::new();
     let mut chars = pattern.chars().peekable();
     let mut in_class = false;
+    let (mut groups, mut first) = (0, 0);
+    if pattern.chars().any(|c| c.is_control() && c != '\t') {
+        return Err("a log pattern cannot contain control characters".into());
+    }
     while let Some(c) = chars.next() {
         match c {
             '\\' => {
@@ -1579,9 +1788,19 @@ pub fn ere(pattern: &str) -> Result<String, String> {
             '(' if !in_class && chars.peek() == Some(&'?') => {
                 chars.next();
                 match chars.next() {
-                    Some(':') => out.push('('),
+                    Some(':') => {
+                        groups += 1;
+                        out.push('(');
+                    }
                     _ => return Err("lookarounds and other `(?…)` groups are not supported in log patterns; only `(?:…)`".into()),
                 }
+            }
+            '(' if !in_class => {
+                groups += 1;
+                if first == 0 {
+                    first = groups;
+                }
+                out.push('(');
             }
             '*' | '+' | '?' | '}' if !in_class && chars.peek() == Some(&'?') => {
                 // A lazy quantifier: the count of matches per line is the same either way.
@@ -1594,7 +1813,7 @@ pub fn ere(pattern: &str) -> Result<String, String> {
     if in_class {
         return Err("unterminated `[` in the pattern".into());
     }
-    Ok(out)
+    Ok((out, first))
 }
 
 /// `#SBATCH` lines from the Slurm backend and the command line. Values are checked, not
@@ -1736,9 +1955,11 @@ mod tests {
 
     #[test]
     fn python_regexes_become_posix_extended() {
-        assert_eq!(ere(r"TTFT:\s*(\d+)").unwrap(), "TTFT:[[:space:]]*([0-9]+)");
-        assert_eq!(ere(r"[\d.]+").unwrap(), "[0-9.]+");
-        assert_eq!(ere(r"(?:a|b)+?").unwrap(), "(a|b)+");
+        let e = |p: &str| ere(p).unwrap();
+        assert_eq!(e(r"TTFT:\s*(\d+)"), ("TTFT:[[:space:]]*([0-9]+)".into(), 1));
+        assert_eq!(e(r"[\d.]+"), ("[0-9.]+".into(), 0));
+        assert_eq!(e(r"(?:a|b)+?(x)"), ("(a|b)+(x)".into(), 2));
+        assert_eq!(e(r"\(lit\)([(]x)"), ("\\(lit\\)([(]x)".into(), 1));
         assert!(ere(r"(?=x)").is_err());
         assert!(ere(r"a\").is_err());
     }

@@ -32,6 +32,8 @@ pub struct Plan {
     pub output_dir: Option<String>,
     /// Exported inside every task's step: variables, then artifacts.
     pub env: Vec<(String, Text)>,
+    /// Artifacts with inline content, written when the job starts.
+    pub files: Vec<ArtifactFile>,
     pub groups: Vec<Group>,
     /// Concrete tasks in the planned (topological) order.
     pub tasks: Vec<Task>,
@@ -43,6 +45,27 @@ pub struct BackendInfo {
     pub kind: Kind,
     pub nodes: u32,
     pub gpus_per_node: Option<u32>,
+}
+
+/// A `file://` artifact's inline content and where it goes.
+#[derive(Debug)]
+pub struct ArtifactFile {
+    pub name: String,
+    pub path: Text,
+    pub content: Text,
+}
+
+/// What to read from a task's log when it exits 0.
+#[derive(Debug, Default)]
+pub struct Results {
+    /// (name, aggregate, ERE group of the value, ERE).
+    pub rules: Vec<(String, &'static str, usize, String)>,
+    /// The task writes its own JSON to `$SFLOW_TASK_RESULT_FILE`.
+    pub file: bool,
+    /// (name, operator, number).
+    pub expect: Vec<(String, &'static str, String)>,
+    /// `outputs` patterns, parse style.
+    pub outputs: Vec<String>,
 }
 
 /// A word of the script: fixed text, or the replica's value in slot K (1-based).
@@ -77,7 +100,10 @@ pub struct Group {
     /// The launcher tag and its words: `srun …`, `bash`, `python EXEC …`, `ssh ARGS… DEST`.
     pub launch: Vec<Word>,
     pub exports: Vec<(String, Word)>,
+    /// Swept variables: exported, and recorded with the task's results.
+    pub sweeps: Vec<(String, Word)>,
     pub probes: Vec<ProbeSpec>,
+    pub results: Option<Results>,
     pub retry: Option<[Word; 3]>,
     pub timeout: Option<Word>,
     /// The task's lines; slot K appears as `@@sflow:K@@`.

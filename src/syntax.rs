@@ -158,6 +158,63 @@ pub struct Probe {
     pub span: Span,
 }
 
+/// How several matches of a result rule become one value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Aggregate {
+    Last,
+    First,
+    Max,
+    Min,
+    Sum,
+    Mean,
+    Count,
+    List,
+}
+
+impl Aggregate {
+    pub const ALL: [(&'static str, Aggregate); 8] = [
+        ("last", Aggregate::Last),
+        ("first", Aggregate::First),
+        ("max", Aggregate::Max),
+        ("min", Aggregate::Min),
+        ("sum", Aggregate::Sum),
+        ("mean", Aggregate::Mean),
+        ("count", Aggregate::Count),
+        ("list", Aggregate::List),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Aggregate::ALL
+            .iter()
+            .find(|(_, a)| *a == self)
+            .map_or("last", |(n, _)| n)
+    }
+}
+
+/// One `result` rule: a regex over the task's log; its first group is the value.
+#[derive(Debug)]
+pub struct ResultRule {
+    pub name: Name,
+    pub pattern: Name,
+    pub aggregate: Aggregate,
+}
+
+/// One `result.expect` gate: `tps: "> 0"`.
+#[derive(Debug)]
+pub struct Gate {
+    pub name: Name,
+    pub op: &'static str,
+    pub value: String,
+}
+
+#[derive(Debug, Default)]
+pub struct ResultSpec {
+    pub rules: Vec<ResultRule>,
+    /// The task writes JSON to `$SFLOW_TASK_RESULT_FILE` itself.
+    pub file: bool,
+    pub expect: Vec<Gate>,
+}
+
 #[derive(Debug)]
 pub struct Port {
     pub port: Field,
@@ -181,6 +238,9 @@ pub struct TaskDecl {
     pub timeout: Option<Field>,
     pub fail_fast: bool,
     pub variables: Vec<VarDecl>,
+    pub result: Option<ResultSpec>,
+    /// `outputs` patterns (parse style: `TTFT: {ttft:f} ms`).
+    pub outputs: Vec<Name>,
     pub span: Span,
 }
 
@@ -202,14 +262,7 @@ const RESERVED_ENV: &[&str] = &[
 ];
 
 /// Keys accepted by the reference that this version accepts and ignores, with a warning.
-const NOT_YET: &[&str] = &[
-    "storage",
-    "uploads",
-    "upload_all",
-    "monitor",
-    "outputs",
-    "result",
-];
+const NOT_YET: &[&str] = &["storage", "uploads", "upload_all", "monitor"];
 
 pub const SRUN_FIELDS: &[&str] = &[
     "job_id",
@@ -865,6 +918,8 @@ impl Reader<'_> {
                 "timeout",
                 "fail_fast",
                 "variables",
+                "result",
+                "outputs",
             ],
         )?;
         let name = self
@@ -914,6 +969,10 @@ impl Reader<'_> {
             .and_then(|n| self.bool(n, "`fail_fast`"))
             .unwrap_or(false);
         let variables = self.var_list(get(&entries, "variables"), "task variable");
+        let result = get(&entries, "result").and_then(|n| self.result(n));
+        let outputs = get(&entries, "outputs")
+            .map(|n| self.outputs(n))
+            .unwrap_or_default();
         Some(TaskDecl {
             name: name?,
             script,
@@ -930,8 +989,174 @@ impl Reader<'_> {
             timeout,
             fail_fast,
             variables,
+            result,
+            outputs,
             span: node.span,
         })
+    }
+
+    /// `result`: `{NAME: REGEX …}`, `{patterns: {…}}`, `{file: …}`, each with `expect`.
+    fn result(&mut self, node: &Node) -> Option<ResultSpec> {
+        let NodeValue::Map(entries) = &node.value else {
+            self.map(node, "`result`", &[]);
+            return None;
+        };
+        let mut spec = ResultSpec::default();
+        for (key, value) in entries {
+            match key.name.as_str() {
+                "file" => spec.file = true,
+                "patterns" => {
+                    let NodeValue::Map(rules) = &value.value else {
+                        self.map(value, "`result.patterns`", &[]);
+                        continue;
+                    };
+                    for (k, v) in rules {
+                        if let Some(rule) = self.result_rule(k, v) {
+                            spec.rules.push(rule);
+                        }
+                    }
+                }
+                "expect" => {
+                    let NodeValue::Map(gates) = &value.value else {
+                        self.map(value, "`result.expect`", &[]);
+                        continue;
+                    };
+                    for (k, v) in gates {
+                        if let Some(gate) = self.gate(k, v) {
+                            spec.expect.push(gate);
+                        }
+                    }
+                }
+                _ => {
+                    if let Some(rule) = self.result_rule(key, value) {
+                        spec.rules.push(rule);
+                    }
+                }
+            }
+        }
+        Some(spec)
+    }
+
+    fn result_name(&mut self, key: &Key) -> Option<Name> {
+        let ok = key
+            .name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && key
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            self.error(
+                key.span,
+                "bad-name",
+                format!("result name `{}` is not a valid name", key.name),
+                "use letters, digits and `_`",
+            );
+            return None;
+        }
+        Some(Name {
+            text: key.name.clone(),
+            span: key.span,
+        })
+    }
+
+    fn result_rule(&mut self, key: &Key, value: &Node) -> Option<ResultRule> {
+        let name = self.result_name(key)?;
+        let (pattern, aggregate) = match &value.value {
+            NodeValue::Map(_) => {
+                let e = self.map(value, "a result rule", &["pattern", "regex", "aggregate"])?;
+                let pattern = get(&e, "pattern")
+                    .or_else(|| get(&e, "regex"))
+                    .and_then(|n| self.string(n, "a result pattern"));
+                let Some(pattern) = pattern else {
+                    self.error(
+                        value.span,
+                        "missing-key",
+                        "a result rule has no `pattern`".into(),
+                        "add `pattern: REGEX`",
+                    );
+                    return None;
+                };
+                let aggregate = match get(&e, "aggregate") {
+                    Some(a) => {
+                        let text = self.string(a, "an aggregate")?;
+                        match Aggregate::ALL.iter().find(|(n, _)| *n == text.text) {
+                            Some((_, agg)) => *agg,
+                            None => {
+                                self.diags.push(
+                                    Diagnostic::error(
+                                        "bad-aggregate",
+                                        format!("unknown aggregate `{}`", text.text),
+                                    )
+                                    .at(text.span, "not an aggregate")
+                                    .suggest(&text.text, Aggregate::ALL.iter().map(|(n, _)| *n))
+                                    .help_if_none(
+                                        "use last, first, max, min, sum, mean, count or list",
+                                    ),
+                                );
+                                return None;
+                            }
+                        }
+                    }
+                    None => Aggregate::Last,
+                };
+                (pattern, aggregate)
+            }
+            _ => (self.string(value, "a result pattern")?, Aggregate::Last),
+        };
+        Some(ResultRule {
+            name,
+            pattern,
+            aggregate,
+        })
+    }
+
+    fn gate(&mut self, key: &Key, value: &Node) -> Option<Gate> {
+        let name = self.result_name(key)?;
+        let text = match &value.value {
+            NodeValue::Str(s) => s.trim().to_string(),
+            NodeValue::Int(i) => format!("== {i}"),
+            NodeValue::Float(f) => format!("== {f}"),
+            _ => String::new(),
+        };
+        let op = [">=", "<=", "==", "!=", ">", "<"]
+            .into_iter()
+            .find(|op| text.starts_with(op));
+        let number = op.map(|op| text[op.len()..].trim().to_string());
+        match (op, number) {
+            (Some(op), Some(n)) if n.parse::<f64>().is_ok_and(f64::is_finite) => {
+                Some(Gate { name, op, value: n })
+            }
+            _ => {
+                self.diags.push(
+                    Diagnostic::error(
+                        "bad-gate",
+                        format!("`{}`: a gate is a comparison with a number", key.name),
+                    )
+                    .at(value.span, "not a gate")
+                    .help("write e.g. `tps: \"> 0\"` or `errors: \"== 0\"` (operators: > >= < <= == !=)"),
+                );
+                None
+            }
+        }
+    }
+
+    /// `outputs: [{pattern: "TTFT: {ttft:f} ms", source: stdout}]`.
+    fn outputs(&mut self, node: &Node) -> Vec<Name> {
+        let mut out = Vec::new();
+        for item in self.seq(node, "`outputs`") {
+            let Some(e) = self.map(item, "an output", &["pattern", "source", "metrics"]) else {
+                continue;
+            };
+            if let Some(p) = self.required(&e, item, "pattern", "an output")
+                && let Some(pattern) = self.string(p, "an output pattern")
+            {
+                out.push(pattern);
+            }
+        }
+        out
     }
 
     fn script(&mut self, node: &Node, what: &str) -> Vec<Field> {

@@ -39,6 +39,17 @@ sflow_env() {
   SFLOW_ENV_VALUES+=("$2")
 }
 
+# sflow_file PATH FINAL_NEWLINE <<'EOF' … EOF: an artifact's inline content, written
+# at job start exactly as given (FINAL_NEWLINE 0: without the heredoc's last newline).
+declare -a SFLOW_FILE_PATHS=() SFLOW_FILE_TEXTS=()
+sflow_file() {
+  local text
+  IFS= read -r -d '' text || true
+  (($2)) || text=${text%$'\n'}
+  SFLOW_FILE_PATHS+=("$1")
+  SFLOW_FILE_TEXTS+=("$text")
+}
+
 # sflow_task NAME GROUP REPLICA AFTER NODES GPUS [SLOT...]
 # One concrete task. AFTER: comma-separated tasks it waits for (done, or ready
 # for services), or "-". NODES: allocation indices. GPUS: planned
@@ -88,7 +99,22 @@ sflow_script() {
   done
 }
 
+# sflow_sweep NAME VALUE: a swept variable's value in this replica (exported too).
+sflow_sweep() {
+  sflow_export "$1" "$2"
+  SFLOW_G_SWEEP_NAMES+=("$1")
+  SFLOW_G_SWEEP_VALUES+=("$2")
+}
+# Results, read from the task's log after it exits 0 (see "results" below).
+sflow_results() { SFLOW_G_BASE=$1; }
+sflow_result() { SFLOW_G_RESULTS+=("$@"); } # NAME AGGREGATE GROUP ERE
+sflow_result_file() { SFLOW_G_RESULT_FILE=1; }
+sflow_expect() { SFLOW_G_EXPECT+=("$@"); } # NAME OPERATOR NUMBER
+sflow_output() { SFLOW_G_OUTPUTS+=("$1"); } # a parse-style pattern
+
 sflow_group_reset() {
+  SFLOW_G_SWEEP_NAMES=() SFLOW_G_SWEEP_VALUES=() SFLOW_G_BASE='' SFLOW_G_RESULTS=()
+  SFLOW_G_RESULT_FILE=0 SFLOW_G_EXPECT=() SFLOW_G_OUTPUTS=()
   SFLOW_G_LAUNCH=() SFLOW_G_BACKEND=$SFLOW_BACKEND_KIND SFLOW_G_EXPORT_NAMES=() SFLOW_G_EXPORT_VALUES=()
   SFLOW_G_RETRIES=0 SFLOW_G_RETRY_INTERVAL=0 SFLOW_G_RETRY_BACKOFF=1
   SFLOW_G_TIMEOUT=0 SFLOW_G_SCRIPT='' SFLOW_G_READY_PROBES=0
@@ -288,6 +314,13 @@ sflow_build_command() {
   local body=$env$SFLOW_STEP_PRELUDE$'\n'$script
   SFLOW_CMD=()
   local arg
+  # Linux caps one argument at 128 KiB: a longer body goes through a file in the task's
+  # directory (which a step's nodes must then see, like any shared run directory).
+  local -a run=(bash -c "$body")
+  if ((${#body} > 100000)); then
+    printf '%s\n' "$body" >"$dir/$name.sh"
+    run=(bash "$dir/$name.sh")
+  fi
   case ${SFLOW_G_LAUNCH[0]} in
     srun)
       for arg in "${SFLOW_G_LAUNCH[@]}"; do
@@ -296,9 +329,9 @@ sflow_build_command() {
         sflow_fill arg
         SFLOW_CMD+=("$arg")
       done
-      SFLOW_CMD+=(bash -c "$body")
+      SFLOW_CMD+=("${run[@]}")
       ;;
-    bash) SFLOW_CMD=(bash -c "$body") ;;
+    bash) SFLOW_CMD=("${run[@]}") ;;
     python)
       # Python reads its code from -c; the task's exports go into the runner's env.
       SFLOW_CMD=("${SFLOW_G_LAUNCH[@]:1}" -c "$script")
@@ -361,7 +394,396 @@ sflow_runner() {
     done
     ((ok == SFLOW_G_READY_PROBES)) && echo "probe-ok $i $a final" >&"$SFLOW_FIFO_FD"
   fi
+  if ((rc == 0 && stopping == 0)) && [[ -n $SFLOW_G_BASE ]]; then
+    local fails
+    fails=$(sflow_collect "$i" "$a")
+    [[ -n $fails ]] && echo "result-failed $i $a $fails" >&"$SFLOW_FIFO_FD"
+  fi
   echo "exit $i $a $rc" >&"$SFLOW_FIFO_FD"
+}
+
+# ── results ──────────────────────────────────────────────────────────────────
+# After a task with `result` or `outputs` exits 0, its log (timestamps removed) is
+# read with sed and awk: `outputs` patterns into outputs.json; `result` rules (or the
+# JSON the task wrote to $SFLOW_TASK_RESULT_FILE) into result.json, checked against
+# the `expect` gates; an entry for results.json and a row for results.csv. Values that
+# look like JSON numbers stay numbers; everything else is an escaped JSON string.
+read -r -d '' SFLOW_AWK_JSON <<'SFLOW_AWK' || true
+function jinit(   i) { for (i = 1; i < 32; i++) ord[sprintf("%c", i)] = i }
+function jstr(s,   out, i, c, n) {
+  # POSIX sub/gsub: "\\\\\\\\" writes a backslash pair, "\\\"" a backslash and a quote.
+  gsub(/\\/, "\\\\\\\\", s); gsub(/"/, "\\\"", s)
+  gsub(/\t/, "\\t", s); gsub(/\r/, "\\r", s); gsub(/\n/, "\\n", s)
+  if (s ~ /[[:cntrl:]]/) {
+    out = ""; n = length(s)
+    for (i = 1; i <= n; i++) {
+      c = substr(s, i, 1)
+      if (c in ord) out = out sprintf("\\u%04x", ord[c]); else out = out c
+    }
+    s = out
+  }
+  return "\"" s "\""
+}
+function isnum(s) { return s ~ /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$/ }
+function jval(s) { return isnum(s) ? s : jstr(s) }
+SFLOW_AWK
+read -r -d '' SFLOW_AWK_RESULT <<'SFLOW_AWK' || true
+BEGIN { FS = "\t"; failfile = ENVIRON["SFLOW_FAILFILE"]; jinit() }
+$1 == "R" { nrules++; rule[nrules] = $2; agg[$2] = $3; next }
+$1 == "v" { k = $2; cnt[k]++; val[k, cnt[k]] = substr($0, length($2) + 4); next }
+$1 == "f" { file = file (nf++ ? "\n" : "") substr($0, 3); next }
+$1 == "G" { ng++; gname[ng] = $2; gop[ng] = $3; garg[ng] = $4; next }
+$1 == "S" { ns++; sname[ns] = $2; sval[ns] = substr($0, length($2) + 4); next }
+# --- a small JSON reader for task-written result files (objects of scalars or nested) ---
+function skip() { while (pos <= len && index(" \t\n\r", substr(text, pos, 1))) pos++ }
+function pstring(   s, c, start) {
+  pos++; start = pos
+  while (pos <= len) {
+    c = substr(text, pos, 1)
+    if (c == "\\") { pos += 2; continue }
+    if (c == "\"") { s = substr(text, start, pos - start); pos++; return "\"" s "\"" }
+    if (c < " ") { bad = 1; return "" }
+    pos++
+  }
+  bad = 1; return ""
+}
+function pvalue(   c, s, out, first) {
+  skip(); c = substr(text, pos, 1)
+  if (c == "{") {
+    pos++; out = "{"; first = 1; skip()
+    if (substr(text, pos, 1) == "}") { pos++; return "{}" }
+    while (!bad) {
+      skip(); if (substr(text, pos, 1) != "\"") { bad = 1; return "" }
+      s = pstring(); skip()
+      if (substr(text, pos, 1) != ":") { bad = 1; return "" }
+      pos++
+      out = out (first ? "" : ", ") s ": " pvalue(); first = 0; skip()
+      c = substr(text, pos, 1); pos++
+      if (c == "}") return out "}"
+      if (c != ",") { bad = 1; return "" }
+    }
+    return ""
+  }
+  if (c == "[") {
+    pos++; out = "["; first = 1; skip()
+    if (substr(text, pos, 1) == "]") { pos++; return "[]" }
+    while (!bad) {
+      out = out (first ? "" : ", ") pvalue(); first = 0; skip()
+      c = substr(text, pos, 1); pos++
+      if (c == "]") return out "]"
+      if (c != ",") { bad = 1; return "" }
+    }
+    return ""
+  }
+  if (c == "\"") return pstring()
+  if (match(substr(text, pos), /^(-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?|true|false|null)/)) {
+    s = substr(text, pos, RLENGTH); pos += RLENGTH; return s
+  }
+  bad = 1; return ""
+}
+# The value of a result rule: its aggregate over the extracted values.
+function aggregate(k,   a, n, i, x, s, all) {
+  a = agg[k]; n = cnt[k]
+  if (a == "count") return n
+  if (n == 0) return ""
+  if (a == "first") return jval(val[k, 1])
+  if (a == "list") { s = "["; for (i = 1; i <= n; i++) s = s (i > 1 ? ", " : "") jval(val[k, i]); return s "]" }
+  if (a == "last" || a == "") return jval(val[k, n])
+  all = 1
+  for (i = 1; i <= n; i++) if (!isnum(val[k, i])) all = 0
+  if (!all) return jval(val[k, n])
+  x = val[k, 1] + 0; s = 0
+  for (i = 1; i <= n; i++) {
+    if (a == "max" && val[k, i] + 0 > x) x = val[k, i] + 0
+    if (a == "min" && val[k, i] + 0 < x) x = val[k, i] + 0
+    s += val[k, i]
+  }
+  if (a == "sum") x = s
+  if (a == "mean") x = s / n
+  return sprintf("%.15g", x)
+}
+function gate_value(name,   v) {
+  if (!(name in have)) return ""
+  return have[name]
+}
+END {
+  out = ""
+  for (r = 1; r <= nrules; r++) {
+    k = rule[r]; v = aggregate(k)
+    if (v == "") continue
+    have[k] = v
+    out = out (out == "" ? "" : ", ") jstr(k) ": " v
+  }
+  if (nf) {
+    text = file; len = length(text); pos = 1; bad = 0
+    v = pvalue(); skip()
+    if (bad || pos <= len || substr(v, 1, 1) != "{") {
+      printf "the result file is not a JSON object\n" > failfile
+    } else {
+      out = substr(v, 2, length(v) - 2)
+      # Top-level scalar members, for gates.
+      text = v; len = length(text); pos = 2
+      while (pos < len) {
+        skip(); if (substr(text, pos, 1) != "\"") break
+        s = pstring(); skip(); pos++
+        gv = pvalue(); key = substr(s, 2, length(s) - 2)
+      if (!(key in have)) fkeys[++nfk] = key
+      have[key] = gv; skip(); pos++
+      }
+    }
+  }
+  gates = ""
+  for (g = 1; g <= ng; g++) {
+    v = gate_value(gname[g]); ok = 0
+    if (v != "" && isnum(v)) {
+      x = v + 0; y = garg[g] + 0
+      if (gop[g] == ">") ok = x > y
+      if (gop[g] == ">=") ok = x >= y
+      if (gop[g] == "<") ok = x < y
+      if (gop[g] == "<=") ok = x <= y
+      if (gop[g] == "==") ok = x == y
+      if (gop[g] == "!=") ok = x != y
+    }
+    rule_text = gop[g] " " garg[g]
+    gok[g] = ok
+    gates = gates (g > 1 ? ", " : "") "{\"name\": " jstr(gname[g]) ", \"rule\": " jstr(rule_text) ", \"value\": " (v == "" ? "null" : v) ", \"ok\": " (ok ? "true" : "false") "}"
+    if (!ok) {
+      failures++
+      if (v == "") printf "%s: no value (expected %s)\n", gname[g], rule_text > failfile
+      else printf "%s = %s, expected %s\n", gname[g], v, rule_text > failfile
+    }
+  }
+  sweep = ""
+  for (j = 1; j <= ns; j++) sweep = sweep (j > 1 ? ", " : "") jstr(sname[j]) ": " jval(sval[j])
+  meta = "\"task\": " jstr(task) ", \"base_task\": " jstr(base) ", \"replica_index\": " replica ", \"sweep\": {" sweep "}"
+  status = failures ? "false" : "true"
+  # result.json, the run index's entry, and a row for results.csv.
+  printf "{\"schema_version\": \"sflow.result.v1\", %s, \"values\": {%s}, \"gates\": [%s], \"ok\": %s}\n", meta, out, gates, status
+  printf "%s: {%s, \"values\": {%s}, \"ok\": %s}\n", jstr(task), meta, out, status
+  row = task "\t" base "\t" replica "\t"
+  for (j = 1; j <= ns; j++) row = row (j > 1 ? "\036" : "") sname[j] "\037" jval(sval[j])
+  row = row "\t"
+  first = 1
+  gatetext = ""
+  for (g = 1; g <= ng; g++) gatetext = gatetext (g > 1 ? "; " : "") gname[g] " " gop[g] " " garg[g] ": " (gok[g] ? "ok" : "FAILED")
+  for (r = 1; r <= nrules; r++) if (rule[r] in have) { row = row (first ? "" : "\036") rule[r] "\037" have[rule[r]]; first = 0 }
+  for (k = 1; k <= nfk; k++) { row = row (first ? "" : "\036") fkeys[k] "\037" have[fkeys[k]]; first = 0 }
+  print row "\t" gatetext
+}
+SFLOW_AWK
+read -r -d '' SFLOW_AWK_OUTPUTS <<'SFLOW_AWK' || true
+BEGIN {
+  jinit()
+  np = split(ENVIRON["SFLOW_PATTERNS"], pats, "\036")
+  for (p = 1; p <= np; p++) {
+    # "TTFT: {ttft:f} ms" -> L"TTFT: ", F"ttft:f", L" ms"; "{{" and "}}" are braces.
+    s = pats[p]; k = 0; lit = ""
+    while (s != "") {
+      c = substr(s, 1, 1)
+      if (substr(s, 1, 2) == "{{" || substr(s, 1, 2) == "}}") { lit = lit c; s = substr(s, 3); continue }
+      if (c == "{") {
+        if (lit != "") pt[p, ++k] = "L" lit
+        lit = ""; e = index(s, "}")
+        pt[p, ++k] = "F" substr(s, 2, e - 2); s = substr(s, e + 1); continue
+      }
+      lit = lit c; s = substr(s, 2)
+    }
+    if (lit != "") pt[p, ++k] = "L" lit
+    n[p] = k
+  }
+}
+function typed(v, t) {
+  if (t == "d") return (v ~ /^[-+]?[0-9]+$/) ? sprintf("%d", v + 0) : ""
+  if (t == "f" || t == "g" || t == "e") {
+    if (v !~ /^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$/) return ""
+    sub(/^\+/, "", v); sub(/^\./, "0.", v); sub(/^-\./, "-0.", v); sub(/\.$/, ".0", v)
+    sub(/\.[eE]/, ".0e", v)
+    if (v !~ /[.eE]/) v = v ".0"
+    return v
+  }
+  if (t == "w") return (v ~ /^[A-Za-z0-9_]+$/) ? jstr(v) : ""
+  return (v != "") ? jstr(v) : ""
+}
+# Tries pattern p on the line s; on success the fields are in got_name[1..nf], got[].
+function try(p, s,   k, part, name, t, rest, v, next_lit, cut) {
+  nf = 0; rest = s
+  for (k = 1; k <= n[p]; k++) {
+    part = pt[p, k]
+    if (substr(part, 1, 1) == "L") {
+      part = substr(part, 2)
+      if (substr(rest, 1, length(part)) != part) return 0
+      rest = substr(rest, length(part) + 1)
+      continue
+    }
+    name = substr(part, 2); t = ""
+    if (index(name, ":")) { t = substr(name, index(name, ":") + 1); name = substr(name, 1, index(name, ":") - 1) }
+    if (k == n[p]) { v = rest; rest = "" }
+    else {
+      # Fields are lazy: the shortest text (at least one character) before the next literal.
+      next_lit = substr(pt[p, k + 1], 2)
+      cut = index(substr(rest, 2), next_lit)
+      if (cut == 0) return 0
+      v = substr(rest, 1, cut); rest = substr(rest, cut + 1)
+    }
+    v = typed(v, t)
+    if (v == "") return 0
+    got_name[++nf] = name; got[name] = v
+  }
+  return rest == ""
+}
+{
+  for (p = 1; p <= np; p++) if (try(p, $0)) {
+    for (f = 1; f <= nf; f++) {
+      name = got_name[f]
+      if (!(name in count)) order[++norder] = name
+      count[name]++; vals[name, count[name]] = got[name]
+    }
+    break
+  }
+}
+END {
+  out = "{"
+  for (i = 1; i <= norder; i++) {
+    name = order[i]
+    out = out (i > 1 ? ", " : "") jstr(name) ": "
+    if (count[name] == 1) out = out vals[name, 1]
+    else {
+      out = out "["
+      for (j = 1; j <= count[name]; j++) out = out (j > 1 ? ", " : "") vals[name, j]
+      out = out "]"
+    }
+  }
+  specs = ""
+  for (p = 1; p <= np; p++) specs = specs (p > 1 ? ", " : "") "{\"pattern\": " jstr(pats[p]) ", \"source\": \"stdout\"}"
+  printf "{\"task\": %s, \"specs\": [%s], \"outputs\": %s}}\n", jstr(task), specs, out
+}
+SFLOW_AWK
+read -r -d '' SFLOW_AWK_TABLE <<'SFLOW_AWK' || true
+# Input: results.tsv rows "position \t task \t base \t replica \t sweep pairs \t value pairs
+# \t gates", sorted by position (a pair is
+# name \037 JSON value; pairs joined by \036). Output: results.csv (-v mode=csv) or the
+# summary's table (mode=table): one row per task, its swept values, then its values.
+BEGIN { FS = "\t" }
+function raw(v,   out, i, c) {
+  if (substr(v, 1, 1) != "\"") return v
+  v = substr(v, 2, length(v) - 2); out = ""
+  while ((i = index(v, "\\")) > 0) {
+    out = out substr(v, 1, i - 1); c = substr(v, i + 1, 1)
+    if (c == "n") out = out "\n"; else if (c == "t") out = out "\t"; else if (c == "r") out = out "\r"
+    else if (c == "u") { out = out "\\u"; }
+    else out = out c
+    v = substr(v, i + 2)
+  }
+  return out v
+}
+function csv(v) {
+  if (v ~ /[",\n\r]/) { gsub(/"/, "\"\"", v); return "\"" v "\"" }
+  return v
+}
+function add(kind, name) {
+  if (!((kind, name) in seen)) { seen[kind, name] = 1; cols[kind, ++ncols[kind]] = name }
+}
+{
+  nrow++; task[nrow] = $2; base[nrow] = $3; rep[nrow] = $4
+  if ($7 != "") { add("g", "gates"); cell[nrow, "g", "gates"] = $7 }
+  np = split($5, pairs, "\036")
+  for (j = 1; j <= np; j++) { split(pairs[j], kv, "\037"); add("s", kv[1]); cell[nrow, "s", kv[1]] = raw(kv[2]) }
+  np = split($6, pairs, "\036")
+  for (j = 1; j <= np; j++) { split(pairs[j], kv, "\037"); add("v", kv[1]); cell[nrow, "v", kv[1]] = raw(kv[2]) }
+}
+END {
+  if (nrow == 0) exit
+  head[1] = "task"; head[2] = "base_task"; head[3] = "replica_index"; nh = 3
+  for (j = 1; j <= ncols["s"]; j++) head[++nh] = cols["s", j]
+  for (j = 1; j <= ncols["v"]; j++) head[++nh] = cols["v", j]
+  if (ncols["g"]) head[++nh] = "gates"
+  for (r = 1; r <= nrow; r++) {
+    row[r, 1] = task[r]; row[r, 2] = base[r]; row[r, 3] = rep[r]; k = 3
+    for (j = 1; j <= ncols["s"]; j++) row[r, ++k] = cell[r, "s", cols["s", j]]
+    for (j = 1; j <= ncols["v"]; j++) row[r, ++k] = cell[r, "v", cols["v", j]]
+    if (ncols["g"]) row[r, ++k] = cell[r, "g", "gates"]
+  }
+  if (mode == "csv") {
+    for (c = 1; c <= nh; c++) printf "%s%s", (c > 1 ? "," : ""), csv(head[c]); print ""
+    for (r = 1; r <= nrow; r++) { for (c = 1; c <= nh; c++) printf "%s%s", (c > 1 ? "," : ""), csv(row[r, c]); print "" }
+    exit
+  }
+  # The table leaves out base_task and replica_index (the task name says them).
+  for (c = 1; c <= nh; c++) if (c != 2 && c != 3) {
+    w[c] = length(head[c])
+    for (r = 1; r <= nrow; r++) { v = row[r, c]; gsub(/[\t\r\n]/, " ", v); if (length(v) > 60) v = substr(v, 1, 57) "..."; row[r, c] = v; if (length(v) > w[c]) w[c] = length(v) }
+  }
+  line = ""; for (c = 1; c <= nh; c++) if (c != 2 && c != 3) line = line sprintf("%-*s  ", w[c], toupper(head[c]) == head[c] ? head[c] : toupper(head[c]))
+  sub(/ +$/, "", line); print line
+  for (r = 1; r <= nrow; r++) {
+    line = ""; for (c = 1; c <= nh; c++) if (c != 2 && c != 3) line = line sprintf("%-*s  ", w[c], row[r, c])
+    sub(/ +$/, "", line); print line
+  }
+}
+SFLOW_AWK
+
+# sflow_collect I A: writes the task's result files; prints failed gates (one line).
+sflow_collect() {
+  local i=$1 a=$2 name=${SFLOW_T_NAME[$1]} dir lines k out
+  local d=$'\001' s=$'\002' e=$'\003'
+  dir=$SFLOW_RUN_DIR/$name
+  lines=$dir/.lines
+  rm -f "$dir/.result."*
+  cut -d ' ' -f 8- "$dir/$name.log" >"$lines"
+  if ((${#SFLOW_G_OUTPUTS[@]})); then
+    local patterns
+    printf -v patterns '%s\036' "${SFLOW_G_OUTPUTS[@]}"
+    # Text goes through the environment: `awk -v` would interpret its backslashes.
+    SFLOW_PATTERNS=${patterns%$'\036'} awk -v task="$name" "$SFLOW_AWK_JSON$SFLOW_AWK_OUTPUTS" "$lines" \
+      >"$dir/outputs.json.new" && mv -f "$dir/outputs.json.new" "$dir/outputs.json"
+  fi
+  if ((${#SFLOW_G_RESULTS[@]} || SFLOW_G_RESULT_FILE || ${#SFLOW_G_EXPECT[@]})); then
+    {
+      for ((k = 0; k < ${#SFLOW_G_RESULTS[@]}; k += 4)); do
+        printf 'R\t%s\t%s\n' "${SFLOW_G_RESULTS[k]}" "${SFLOW_G_RESULTS[k + 1]}"
+        # The first match in each line: marked, then cut out.
+        sed -nE "s$d${SFLOW_G_RESULTS[k + 3]}$d$s\\${SFLOW_G_RESULTS[k + 2]}$e$d;/$s/!d;s/^[^$s]*$s//;s/$e.*\$//;p" "$lines" |
+          awk -v k="${SFLOW_G_RESULTS[k]}" '{ print "v\t" k "\t" $0 }'
+      done
+      if ((SFLOW_G_RESULT_FILE)) && [[ -f $dir/result.json ]]; then sed 's/^/f\t/' "$dir/result.json"; fi
+      for ((k = 0; k < ${#SFLOW_G_EXPECT[@]}; k += 3)); do
+        printf 'G\t%s\t%s\t%s\n' "${SFLOW_G_EXPECT[k]}" "${SFLOW_G_EXPECT[k + 1]}" "${SFLOW_G_EXPECT[k + 2]}"
+      done
+      for ((k = 0; k < ${#SFLOW_G_SWEEP_NAMES[@]}; k++)); do
+        printf 'S\t%s\t%s\n' "${SFLOW_G_SWEEP_NAMES[k]}" "${SFLOW_G_SWEEP_VALUES[k]//$'\n'/ }"
+      done
+    } | SFLOW_FAILFILE=$dir/.result.fails awk -v task="$name" -v base="$SFLOW_G_BASE" \
+      -v replica="${SFLOW_T_REPLICA[i]}" "$SFLOW_AWK_JSON$SFLOW_AWK_RESULT" >"$dir/.result.out"
+    {
+      IFS= read -r out && printf '%s\n' "$out" >"$dir/result.json.new" && mv -f "$dir/result.json.new" "$dir/result.json"
+      IFS= read -r out && printf '%s\n' "$out" >"$dir/.result.index"
+      IFS= read -r out && printf '%s\n' "$out" >"$dir/.result.row"
+    } <"$dir/.result.out"
+    if [[ -s $dir/.result.fails ]]; then
+      local fail all=''
+      while IFS= read -r fail; do all+=${all:+; }$fail; done <"$dir/.result.fails"
+      printf '%s\n' "$all"
+    fi
+  fi
+  rm -f "$lines" "$dir/.result.out" "$dir/.result.fails"
+}
+
+# Adds task i's result to results.json and results.csv's rows (once, when it ends).
+sflow_index_result() {
+  local dir=$SFLOW_RUN_DIR/${SFLOW_T_NAME[$1]}
+  [[ -f $dir/.result.index ]] || return 0
+  # Entries and rows carry the task's planned position, so both files list tasks in
+  # planned order whatever order they ended in.
+  printf '%s\t%s' "$1" "$(<"$dir/.result.index")" >>"$SFLOW_RUN_DIR/.sflow/results.index"
+  printf '\n' >>"$SFLOW_RUN_DIR/.sflow/results.index"
+  printf '%s\t%s\n' "$1" "$(<"$dir/.result.row")" >>"$SFLOW_RUN_DIR/.sflow/results.tsv"
+  rm -f "$dir/.result.index" "$dir/.result.row"
+  {
+    printf '{"schema_version": "sflow.results.v1", "workflow": "%s", "tasks": {\n' "$SFLOW_WORKFLOW_NAME"
+    sort -t "$(printf '\t')" -k 1,1n "$SFLOW_RUN_DIR/.sflow/results.index" |
+      awk 'NR > 1 { printf ",\n" } { sub(/^[0-9]+\t/, ""); printf "  %s", $0 } END { if (NR) printf "\n" }'
+    printf '}}\n'
+  } >"$SFLOW_RUN_DIR/results.json.new" && mv -f "$SFLOW_RUN_DIR/results.json.new" "$SFLOW_RUN_DIR/results.json"
 }
 
 # ── probes ───────────────────────────────────────────────────────────────────
@@ -487,7 +909,7 @@ sflow_probe_loop() {
 declare -a SFLOW_ST=() SFLOW_ATTEMPT=() SFLOW_PID=() SFLOW_START=() SFLOW_END=()
 declare -a SFLOW_RC=() SFLOW_WHY=() SFLOW_SERVICE=() SFLOW_OK_PROBES=() SFLOW_NEED_PROBES=()
 declare -a SFLOW_DEADLINE=() SFLOW_RETRY_AT=() SFLOW_FREED=() SFLOW_KILLER=()
-declare -a SFLOW_SRUN=() SFLOW_RETRIES=() SFLOW_INTERVAL=() SFLOW_BACKOFF=() SFLOW_KILL_WHY=() SFLOW_LAUNCH_T=()
+declare -a SFLOW_GATE_WHY=() SFLOW_SRUN=() SFLOW_RETRIES=() SFLOW_INTERVAL=() SFLOW_BACKOFF=() SFLOW_KILL_WHY=() SFLOW_LAUNCH_T=()
 declare -A SFLOW_TIMED=()
 declare -a SFLOW_SWEEPERS=() SFLOW_SWEPT=()
 SFLOW_UNSETTLED=0 SFLOW_FAILED=0 SFLOW_STOPPING=0 SFLOW_EXIT=0
@@ -499,7 +921,8 @@ sflow_launch_task() {
   SFLOW_ATTEMPT[i]=$a
   sflow_group_reset
   "sflow_group_${SFLOW_T_GROUP[i]}" "${SFLOW_SLOTS[@]:SFLOW_T_SLOT_AT[i]:SFLOW_T_SLOT_N[i]}"
-  SFLOW_SERVICE[i]=$((SFLOW_G_READY_PROBES > 0))
+  SFLOW_SERVICE[i]=$((SFLOW_G_READY_PROBES > 0)) SFLOW_GATE_WHY[i]=''
+
   SFLOW_SRUN[i]=0
   [[ ${SFLOW_G_LAUNCH[0]} == srun ]] && SFLOW_SRUN[i]=1
   SFLOW_NEED_PROBES[i]=$SFLOW_G_READY_PROBES SFLOW_OK_PROBES[i]=0
@@ -588,7 +1011,7 @@ sflow_kill_async() {
 
 # When a step ends, whatever it started goes too (as Slurm does for a step): anything
 # left in the attempt's process group gets SIGTERM now and SIGKILL after the grace.
-sflow_sweep() {
+sflow_reap() {
   local pg=${SFLOW_PID[$1]}
   kill -0 -- "-$pg" 2>/dev/null || return 0
   kill -TERM -- "-$pg" 2>/dev/null
@@ -613,14 +1036,16 @@ sflow_on_exit() {
     SFLOW_KILLER[i]=''
   fi
   wait "${SFLOW_PID[i]}" 2>/dev/null
-  sflow_sweep "$i"
+  sflow_reap "$i"
   unset "SFLOW_TIMED[$i]"
   sflow_clock
   SFLOW_END[i]=$SFLOW_NOW SFLOW_RC[i]=$rc
   local was_ready=0
   [[ ${SFLOW_ST[i]} == ready ]] && was_ready=1
   if [[ -z $why ]]; then
-    if ((rc == 0)) && ((SFLOW_SERVICE[i])) && ((!was_ready)); then
+    if ((rc == 0)) && [[ -n ${SFLOW_GATE_WHY[i]:-} ]]; then
+      why="result gate failed: ${SFLOW_GATE_WHY[i]}"
+    elif ((rc == 0)) && ((SFLOW_SERVICE[i])) && ((!was_ready)); then
       why="exited before it was ready"
     elif ((rc != 0)); then
       why="exited with status $rc"
@@ -628,6 +1053,7 @@ sflow_on_exit() {
   fi
   if [[ -z $why ]]; then
     SFLOW_ST[i]='done' SFLOW_WHY[i]=''
+    sflow_index_result "$i"
     ((was_ready)) || SFLOW_UNSETTLED=$((SFLOW_UNSETTLED - 1))
     sflow_event "finished $name (exit 0)"
     sflow_free "$i"
@@ -645,6 +1071,7 @@ sflow_on_exit() {
     return 0
   fi
   SFLOW_ST[i]=failed
+  sflow_index_result "$i"
   SFLOW_UNSETTLED=$((SFLOW_UNSETTLED - 1))
   SFLOW_FAILED=$((SFLOW_FAILED + 1))
   sflow_event "FAILED $name: $why (see $SFLOW_RUN_DIR/$name/$name.log)"
@@ -789,6 +1216,13 @@ sflow_summary() {
       124) printf '\nsflow: workflow %s timed out\n' "$SFLOW_WORKFLOW_NAME" ;;
       *) printf '\nsflow: workflow %s failed (exit %s)\n' "$SFLOW_WORKFLOW_NAME" "$code" ;;
     esac
+    if [[ -s $SFLOW_RUN_DIR/.sflow/results.tsv ]]; then
+      printf '\nResults (results.json, results.csv):\n'
+      sort -t "$(printf '\t')" -k 1,1n "$SFLOW_RUN_DIR/.sflow/results.tsv" >"$SFLOW_RUN_DIR/.sflow/results.sorted"
+      awk -v mode=table "$SFLOW_AWK_TABLE" "$SFLOW_RUN_DIR/.sflow/results.sorted"
+      awk -v mode=csv "$SFLOW_AWK_TABLE" "$SFLOW_RUN_DIR/.sflow/results.sorted" >"$SFLOW_RUN_DIR/results.csv"
+      printf '\n'
+    fi
     printf 'sflow: logs in %s\n' "$SFLOW_RUN_DIR"
   } >"$SFLOW_RUN_DIR/summary.txt.new"
   mv -f "$SFLOW_RUN_DIR/summary.txt.new" "$SFLOW_RUN_DIR/summary.txt"
@@ -827,6 +1261,13 @@ sflow_init() {
   sflow_find_nodes
   sflow_exports SFLOW_ENV_NAMES SFLOW_ENV_VALUES
   SFLOW_ENV_TEXT=$SFLOW_EXPORTS
+  local k path text
+  for k in "${!SFLOW_FILE_PATHS[@]}"; do
+    path=${SFLOW_FILE_PATHS[k]} text=${SFLOW_FILE_TEXTS[k]}
+    sflow_fill path
+    sflow_fill text
+    mkdir -p "${path%/*}" && printf '%s' "$text" >"$path" || sflow_die "cannot write the artifact $path"
+  done
   local fifo=$SFLOW_RUN_DIR/.sflow/events
   mkfifo "$fifo" || sflow_die "cannot create $fifo"
   exec {SFLOW_FIFO_FD}<>"$fifo"
@@ -867,6 +1308,7 @@ sflow_main() {
     case $ev in
       exit) sflow_on_exit "$id" "$rest" ;;
       probe-ok) sflow_on_probe_ok "$id" ;;
+      result-failed) SFLOW_GATE_WHY[id]=$rest ;;
       probe-timeout)
         [[ ${SFLOW_ST[id]} == running && -z ${SFLOW_KILL_WHY[id]} ]] &&
           sflow_kill_async "$id" "readiness probe ($rest) timed out"

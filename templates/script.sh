@@ -26,6 +26,13 @@ SFLOW_SLURM_OUTPUT={{ slurm_output }}
 sflow_env {{ line|safe }}
 {%- endfor %}
 {%- endif %}
+{%- for file in files %}
+
+# Artifact {{ file.name|safe }}: written when the job starts, exactly as below.
+sflow_file {{ file.path|safe }} {{ file.final_newline|safe }} <<'{{ file.delimiter|safe }}'
+{{ file.content|safe }}
+{{ file.delimiter|safe }}
+{%- endfor %}
 {%- for group in groups %}
 
 # ── {{ group.title|safe }} ──

@@ -2,11 +2,13 @@
 //! conformance check against the reference plans, and tests that execute generated
 //! scripts for real.
 
+mod artifacts;
 mod cli;
 mod common;
 mod conformance;
 mod fixtures;
 mod fuzz;
 mod operators;
+mod results;
 mod runtime;
 mod scale;
