@@ -317,9 +317,10 @@ sflow_build_command() {
   # Linux caps one argument at 128 KiB: a longer body goes through a file in the task's
   # directory (which a step's nodes must then see, like any shared run directory).
   local -a run=(bash -c "$body")
+  SFLOW_BODY_FILE=''
   if ((${#body} > 100000)); then
-    printf '%s\n' "$body" >"$dir/$name.sh"
-    run=(bash "$dir/$name.sh")
+    SFLOW_BODY_FILE=$dir/$name.sh SFLOW_BODY=$body
+    run=(bash "$SFLOW_BODY_FILE")
   fi
   case ${SFLOW_G_LAUNCH[0]} in
     srun)
@@ -352,6 +353,17 @@ sflow_runner() {
   exec </dev/null
   dir=$SFLOW_RUN_DIR/$name
   log=$dir/$name.log
+  # The task's directory and log, made here rather than in main (a fork there would
+  # hold up every other launch).
+  mkdir -p "$dir" || {
+    echo "exit $i $a 1" >&"$SFLOW_FIFO_FD"
+    return
+  }
+  if ((a > 1)) && [[ -e $log ]]; then
+    mv -f "$log" "$dir/$name.attempt$((a - 1)).log"
+  fi
+  : >"$log"
+  [[ -n $SFLOW_BODY_FILE ]] && printf '%s\n' "$SFLOW_BODY" >"$SFLOW_BODY_FILE"
   if [[ ${SFLOW_G_LAUNCH[0]} == python ]]; then
     eval "$SFLOW_TASK_ENV"
     # shellcheck disable=SC1090
@@ -929,18 +941,11 @@ sflow_launch_task() {
   sflow_group_reset
   "sflow_group_${SFLOW_T_GROUP[i]}" "${SFLOW_SLOTS[@]:SFLOW_T_SLOT_AT[i]:SFLOW_T_SLOT_N[i]}"
   SFLOW_SERVICE[i]=$((SFLOW_G_READY_PROBES > 0)) SFLOW_GATE_WHY[i]=''
-
   SFLOW_SRUN[i]=0
   [[ ${SFLOW_G_LAUNCH[0]} == srun ]] && SFLOW_SRUN[i]=1
   SFLOW_NEED_PROBES[i]=$SFLOW_G_READY_PROBES SFLOW_OK_PROBES[i]=0
   SFLOW_RETRIES[i]=$SFLOW_G_RETRIES SFLOW_INTERVAL[i]=$SFLOW_G_RETRY_INTERVAL
   SFLOW_BACKOFF[i]=$SFLOW_G_RETRY_BACKOFF
-  local dir=$SFLOW_RUN_DIR/$name
-  mkdir -p "$dir" || sflow_die "cannot create $dir"
-  if ((a > 1)) && [[ -e $dir/$name.log ]]; then
-    mv -f "$dir/$name.log" "$dir/$name.attempt$((a - 1)).log"
-  fi
-  : >"$dir/$name.log"
   sflow_build_command "$i"
   sflow_clock
   SFLOW_LAUNCHED_AT=$SFLOW_NOW SFLOW_LAUNCH_T[i]=$SFLOW_NOW
