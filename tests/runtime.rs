@@ -44,9 +44,7 @@ workflow:
     );
     job::on_both_backends(&yaml, &[], LIMIT, |out| {
         out.assert_code(0);
-        let workers: Vec<_> = (0..4)
-            .map(|i| times(out, &format!("worker_{i}")))
-            .collect();
+        let workers: Vec<_> = (0..4).map(|i| times(out, &format!("worker_{i}"))).collect();
         let last_start = workers.iter().map(|w| w.0).max().unwrap();
         let first_end = workers.iter().map(|w| w.1).min().unwrap();
         assert!(
