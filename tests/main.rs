@@ -2,12 +2,15 @@
 //! conformance check against the reference plans, and tests that execute generated
 //! scripts for real.
 
+mod bulk;
 mod cli;
 mod common;
 mod compose;
 mod conformance;
 mod fixtures;
 mod fuzz;
+mod graph;
 mod operators;
 mod runtime;
 mod scale;
+mod submit;
