@@ -159,7 +159,7 @@ fn mermaid_text(s: &str) -> String {
 fn dot(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "digraph {} {{", dot_string(&plan.workflow));
-    out.push_str("  rankdir=TB;\n");
+    out.push_str("  rankdir=TB;\n  fontname=\"Helvetica\";\n");
     out.push_str("  node [shape=box, fontname=\"Helvetica\"];\n");
     out.push_str("  edge [fontname=\"Helvetica\", fontsize=10];\n");
     let node = |out: &mut String, i: usize, indent: &str| {
