@@ -57,7 +57,8 @@ enum Command {
     Graph(GraphArgs),
     /// Print the JSON Schema of the workflow format (for editors and linters)
     #[command(
-        after_help = "Examples:\n  sflow schema -o sflow.schema.json\n  # then, on the first line of a workflow:\n  # yaml-language-server: $schema=./sflow.schema.json"
+        long_about = "Print the JSON Schema (draft 2020-12) of the workflow format. Editors using yaml-language-server complete and check a workflow whose first line is\n\n  # yaml-language-server: $schema=./sflow.schema.json",
+        after_help = "Examples:\n  sflow schema -o sflow.schema.json\n  sflow schema | jq '.\"$defs\".task_body.properties | keys'"
     )]
     Schema(SchemaArgs),
     /// Print a shell completion script

@@ -13,4 +13,5 @@ mod graph;
 mod operators;
 mod runtime;
 mod scale;
+mod schema;
 mod submit;
