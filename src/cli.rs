@@ -1,7 +1,9 @@
-//! The command line. Input: arguments, workflow files, stdout/stderr. Output: the script,
-//! plan or diagnostics, and an exit code: 0 ok, 1 a user error (diagnostics on stderr,
-//! nothing on stdout), 2 a usage or IO error. Guarantee: the only place that touches
-//! files and streams; `-o` files are written atomically (a temporary file, then rename).
+//! The command line. Input: arguments, workflow files and CSVs, stdout/stderr. Output: the
+//! script, plan, composed YAML, graph, schema or completions, or diagnostics, and an exit
+//! code: 0 ok, 1 a user error (diagnostics on stderr, nothing on stdout), 2 a usage or IO
+//! error (a failed `sbatch`, Graphviz missing). Guarantee: the only place that touches
+//! files, streams and other programs (`sbatch`, `dot`); `-o` files are written atomically
+//! (a temporary file, then rename) and a bulk run writes nothing unless every row compiled.
 
 use crate::{Output, Request, bulk, compose, graph, lower, plan, report, schema};
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
