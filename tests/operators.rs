@@ -87,7 +87,7 @@ workflow:
     let job = job::compile(yaml, &[]);
     let out = job.run(Launch::Slurm(2), LIMIT);
     out.assert_code(0);
-    let mut lines = out.lines("step");
+    let mut lines = out.ranked_lines("step");
     lines.sort();
     assert_eq!(lines, ["0: in step 0 of 2", "1: in step 1 of 2"]);
     let run = out.run_dir.display().to_string();
