@@ -790,7 +790,8 @@ fn submit(args: &SubmitArgs, matches: Option<&ArgMatches>) -> Outcome {
             first.with_extension("sh")
         }
     };
-    if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+    let inputs = ordered_files(&args.input, matches);
+    if path.extension().is_some_and(|e| e == "yaml" || e == "yml") || inputs.contains(&path) {
         return Err(fail(format!(
             "refusing to overwrite the workflow {}",
             path.display()

@@ -5,9 +5,9 @@
 //! string, its text form inside a string), inlined declarations removed, and a `Report`.
 //! Guarantee: the values are the ones the compiler computes; variables that drive sweeps
 //! (and those derived from them), variables that count replicas, values known only in the
-//! job, and variables a task script names in its own text (it reads them from the
-//! environment) keep their declarations; strings the compiler reads literally (names,
-//! domains, patterns) are never touched.
+//! job, variables a task script names in its own text (it reads them from the
+//! environment) and variables an artifact's `content` reads keep their declarations;
+//! strings the compiler reads literally (names, domains, patterns) are never touched.
 
 use crate::expr::{
     self, Lookup, Namespace, Scope, Segment, Value, Variable, parse, parse_template,
@@ -216,6 +216,9 @@ enum Context {
     Script,
     /// Read literally (names, domains, patterns): left alone.
     Literal,
+    /// Evaluated by a later stage with rules of its own (an artifact's `content`): left
+    /// alone, and the variables it reads keep their declarations.
+    Keep,
 }
 
 /// Keys whose values the compiler reads literally, never as `${{ }}` templates.
@@ -276,6 +279,8 @@ impl Walk<'_> {
                         Context::Literal
                     } else if name == "script" {
                         Context::Script
+                    } else if name == "content" {
+                        Context::Keep
                     } else {
                         context
                     };
@@ -294,6 +299,18 @@ impl Walk<'_> {
         let Ok(template) = parse_template(text) else {
             return;
         };
+        if context == Context::Keep {
+            for segment in &template.segments {
+                if let Segment::Expr { expr, .. } = segment {
+                    for (name, _, _) in variable_refs(expr) {
+                        if self.values.contains_key(&name) {
+                            self.unrewritten.insert(name);
+                        }
+                    }
+                }
+            }
+            return;
+        }
         if context == Context::Script {
             for segment in &template.segments {
                 if let Segment::Lit(s) = segment {

@@ -188,6 +188,9 @@ variables:
   IP: {value: "${{ backends.cl.nodes[0].ip_address }}"}
   R: {value: 2}
   USED_BY_SCRIPT: {value: hello}
+  CFG: {value: 7}
+artifacts:
+  - {name: CONF, uri: "file://conf.txt", content: "x=${{ CFG }}"}
 backends:
   - {name: cl, type: slurm, nodes: "${{ N }}", gpus_per_node: 4}
 workflow:
@@ -223,6 +226,7 @@ workflow:
         kept,
         [
             "C: swept",
+            "CFG: used where its value cannot be written",
             "IP: known only in the job",
             "PER: derived from a swept variable",
             "R: a replica count",
@@ -236,6 +240,7 @@ workflow:
         "port: 8002\n",
         "count: ${{ variables.R }}\n",
         "- run ${{ PER }} ${{ 2 * R }}\n",
+        "content: x=${{ CFG }}\n",
     ] {
         assert!(out.contains(want), "missing {want:?} in:\n{out}");
     }
