@@ -1,8 +1,9 @@
 //! `sflow compose --resolve`: compile-time variables written into the expressions that
 //! use them. Input: a merged tree that compiles, and its sources. Output: the same tree
 //! where every reference to an inlinable variable is replaced by the variable's value (a
-//! `${{ }}` left with nothing to look up becomes its value: typed when it is the whole
-//! string, its text form inside a string), inlined declarations removed, and a `Report`.
+//! `${{ }}` left with nothing to look up becomes its value: a boolean, number or string
+//! when it is the whole string, its text form inside a string; a whole-string list, dict
+//! or none stays a constant expression), inlined declarations removed, and a `Report`.
 //! Guarantee: the values are the ones the compiler computes; variables that drive sweeps
 //! (and those derived from them), variables that count replicas, values known only in the
 //! job, variables a task script names in its own text (it reads them from the
@@ -206,6 +207,18 @@ fn writable(value: &Value) -> bool {
     }
 }
 
+/// Whether a value holds text that would read as a new `${{` once written.
+fn opens_expression(value: &Value) -> bool {
+    match value {
+        Value::Str(s) => s.contains("${{"),
+        Value::List(items) => items.iter().any(opens_expression),
+        Value::Dict(entries) => entries
+            .iter()
+            .any(|(k, v)| k.contains("${{") || opens_expression(v)),
+        _ => false,
+    }
+}
+
 /// What the compiler makes of the string values under a key.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Context {
@@ -256,11 +269,9 @@ impl Walk<'_> {
                     self.node(item, context);
                 }
             }
+            NodeValue::Map(_) if context == Context::Literal => {}
             NodeValue::Map(entries) => {
                 for (key, value) in entries {
-                    if context == Context::Literal {
-                        return;
-                    }
                     let name = key.name.as_str();
                     if name == "replicas"
                         && let Some(fields) = value.entries_mut()
@@ -341,6 +352,27 @@ impl Walk<'_> {
                             left.extend(remaining);
                             out.push_str("${{ ");
                             out.push_str(source.trim());
+                            out.push_str(" }}");
+                            kept_exprs += 1;
+                        }
+                        Rewrite::Value(value) if opens_expression(&value) => {
+                            left.extend(variable_refs(expr).into_iter().map(|r| r.0));
+                            out.push_str(raw);
+                            kept_exprs += 1;
+                        }
+                        // A whole string that was a list, dict or none stays an expression
+                        // (a constant now): the compiler reads some fields differently when
+                        // they are written as a YAML list or null.
+                        Rewrite::Value(value)
+                            if whole
+                                && context != Context::Script
+                                && matches!(
+                                    value,
+                                    Value::None | Value::List(_) | Value::Dict(_)
+                                ) =>
+                        {
+                            out.push_str("${{ ");
+                            out.push_str(&value.repr_plain());
                             out.push_str(" }}");
                             kept_exprs += 1;
                         }
@@ -535,30 +567,13 @@ impl Scope for Constants<'_> {
     }
 }
 
-/// A YAML node holding a value (no runtime pieces).
+/// A YAML node holding a scalar value (a whole-string expression's typed result).
 fn to_node(value: &Value, span: Span) -> Node {
     let v = match value {
-        Value::None => NodeValue::Null,
         Value::Bool(b) => NodeValue::Bool(*b),
         Value::Int(i) => NodeValue::Int(*i),
         Value::Float(f) => NodeValue::Float(*f),
-        Value::Str(s) => NodeValue::Str(s.clone()),
-        Value::Runtime(t) => NodeValue::Str(t.to_string()),
-        Value::List(items) => NodeValue::Seq(items.iter().map(|i| to_node(i, span)).collect()),
-        Value::Dict(entries) => NodeValue::Map(
-            entries
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        crate::load::Key {
-                            name: k.clone(),
-                            span,
-                        },
-                        to_node(v, span),
-                    )
-                })
-                .collect(),
-        ),
+        other => NodeValue::Str(other.to_text().to_string()),
     };
     Node::new(span, v)
 }

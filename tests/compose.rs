@@ -142,14 +142,37 @@ fn composed_corpus_workflows_compile_to_the_same_scripts() {
 /// A script less the `sflow_env` lines of `names` (and the comment above them when no
 /// such line is left).
 fn without_env(script: &str, names: &[String]) -> String {
-    let mut lines: Vec<&str> = script
-        .lines()
-        .filter(|l| {
-            !names
-                .iter()
-                .any(|n| l.starts_with(&format!("sflow_env {n} ")))
-        })
-        .collect();
+    let mut lines: Vec<&str> = Vec::new();
+    // A quoted value may go on over several lines: skip until its quotes balance.
+    let still_open = |line: &str, mut open: bool| {
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            match (open, c) {
+                (true, '\'') => open = false,
+                (false, '\\') => {
+                    chars.next();
+                }
+                (false, '\'') => open = true,
+                _ => {}
+            }
+        }
+        open
+    };
+    let mut open_quote = false;
+    for line in script.lines() {
+        if open_quote {
+            open_quote = still_open(line, true);
+            continue;
+        }
+        if names
+            .iter()
+            .any(|n| line.starts_with(&format!("sflow_env {n} ")))
+        {
+            open_quote = still_open(line, false);
+            continue;
+        }
+        lines.push(line);
+    }
     if !lines.iter().any(|l| l.starts_with("sflow_env ")) {
         let comment = "# Exported inside every task's step (variables, then artifacts).";
         if let Some(at) = lines.iter().position(|l| *l == comment) {
@@ -247,9 +270,64 @@ workflow:
     // Same plan (the inlined variables are no longer exported, nothing else changes).
     let before = compile(&request).unwrap();
     let after = compile(&yaml_request(&out)).unwrap();
-    let removed = report.removed.clone();
+    let expected = without_env(&without_provenance(&before), &report.removed);
+    let got = without_provenance(&after);
+    assert!(expected == got, "{}", first_difference(&expected, &got));
+}
+
+/// Values of every type, negative numbers inside arithmetic, index syntax, shadowing,
+/// and a value whose text would open a new expression.
+#[test]
+fn resolve_writes_each_kind_of_value_so_it_reads_back_the_same() {
+    let yaml = r#"version: "0.1"
+variables:
+  NEG: {value: -3}
+  F: {value: 0.5}
+  B: {value: true}
+  ARGS: {value: ["--a", "b c"]}
+  OPEN: {value: "${{ '$' ~ '{{' }}"}
+  S: {value: global}
+  Q: {value: "it's \"quoted\"\n"}
+workflow:
+  name: wf
+  variables:
+    - {name: S, value: shadow}
+  tasks:
+    - name: t
+      operator: {name: sh, extra_args: "${{ ARGS }}"}
+      script:
+        - "echo ${{ 10 - NEG }} ${{ variables['F'] * 2 }} ${{ B }} ${{ S }}"
+        - "echo ${{ OPEN }}x"
+        - "printf %s ${{ Q | length }} '${{ Q }}'"
+operators:
+  - {name: sh, type: python}
+"#;
+    let request = yaml_request(yaml);
+    let resolved = compose::compose(&request, true);
+    let out = resolved
+        .yaml
+        .clone()
+        .unwrap_or_else(|| panic!("{}", resolved.render_diagnostics()));
+    let report = resolved.inlined.unwrap();
+    assert_eq!(report.removed, ["NEG", "F", "B", "ARGS", "Q"], "{out}");
     assert_eq!(
-        without_env(&without_provenance(&before), &removed),
-        without_provenance(&after)
+        report.kept["S"].describe(),
+        "declared at more than one level"
     );
+    assert_eq!(
+        report.kept["OPEN"].describe(),
+        "used where its value cannot be written"
+    );
+    for want in [
+        "- echo 13 1.0 True ${{ S }}\n",
+        "- echo ${{ OPEN }}x\n",
+        "extra_args: ${{ ['--a', 'b c'] }}\n",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    let before = compile(&request).unwrap();
+    let after = compile(&yaml_request(&out)).unwrap();
+    let expected = without_env(&without_provenance(&before), &report.removed);
+    let got = without_provenance(&after);
+    assert!(expected == got, "{}", first_difference(&expected, &got));
 }
