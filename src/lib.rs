@@ -8,19 +8,25 @@
 //! backends, artifacts) → `expand` (replicas, dependencies, order) → `place` (nodes and
 //! GPUs) → `lower` (the plan) → `emit` (the script) / `report` (plan JSON and tables).
 
+pub mod bulk;
 pub mod cli;
+pub mod compose;
 pub mod diagnostic;
 pub mod duration;
 pub mod emit;
 pub mod expand;
 pub mod expr;
 pub mod field;
+pub mod gpumap;
+pub mod graph;
+pub mod inline;
 pub mod load;
 pub mod lower;
 pub mod place;
 pub mod plan;
 pub mod report;
 pub mod resolve;
+pub mod schema;
 pub mod source;
 pub mod syntax;
 

@@ -1,7 +1,7 @@
 //! `sflow plan`: the plan for people and for programs. Input: a `plan::Plan`. Output: a
-//! table (tasks, dependencies, nodes, GPUs) or the JSON of SPEC section 7 (one object per
-//! concrete task in planned order, with its environment; values known only in the job as
-//! `<runtime:…>` placeholders). Guarantee: deterministic output; JSON keys in fixed order.
+//! table (tasks, dependencies, nodes, GPUs) and the GPU map of `gpumap`, or the JSON of
+//! SPEC section 7 (one object per concrete task in planned order, with its environment;
+//! values known only in the job as `<runtime:…>` placeholders). Guarantee: deterministic output; JSON keys in fixed order.
 
 use crate::plan::{self, Plan, Task, Word, placeholder_text};
 use serde_json::{Map, Value as Json, json};
@@ -204,5 +204,6 @@ pub fn table(plan: &Plan) -> String {
         out.push_str(line.trim_end());
         out.push('\n');
     }
+    out.push_str(&crate::gpumap::render(plan));
     out
 }

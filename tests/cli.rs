@@ -230,3 +230,55 @@ fn check_reports_warnings_but_succeeds() {
     );
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn compose_writes_yaml_that_compiles_to_the_same_script() {
+    let site = "backends:\n  - {name: cluster, type: slurm, partition: site}\n";
+    let dir = workspace(&[("wf.yaml", SLURM_WF), ("site.yaml", site)]);
+    let out = sflow(
+        dir.path(),
+        &[
+            "compose",
+            "wf.yaml",
+            "site.yaml",
+            "--set",
+            "NODES=3",
+            "-o",
+            "merged.yaml",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
+    let merged = std::fs::read_to_string(dir.path().join("merged.yaml")).unwrap();
+    assert!(merged.starts_with("# Merged by `sflow compose` from: wf.yaml site.yaml\n"));
+    assert!(merged.contains("partition: site\n"), "{merged}");
+    let header = |args: &[&str]| -> Vec<String> {
+        let out = sflow(dir.path(), args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        text(&out.stdout)
+            .lines()
+            .filter(|l| !l.starts_with("# Workflow `") && !l.starts_with("# Recompile:"))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(
+        header(&["compile", "merged.yaml"]),
+        header(&["compile", "wf.yaml", "site.yaml", "--set", "NODES=3"])
+    );
+
+    // --resolve says what it inlined; -N is written into the Slurm backend.
+    let out = sflow(dir.path(), &["compose", "wf.yaml", "--resolve", "-N", "4"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let yaml = text(&out.stdout);
+    assert!(
+        yaml.contains("nodes: 4\n") && !yaml.contains("${{"),
+        "{yaml}"
+    );
+    assert_eq!(text(&out.stderr), "inlined: NODES\n");
+
+    // A workflow that does not compile is not composed.
+    let out = sflow(dir.path(), &["compose", "wf.yaml", "--set", "NOPE=1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(text(&out.stderr).contains("NOPE"));
+}

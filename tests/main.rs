@@ -3,12 +3,17 @@
 //! scripts for real.
 
 mod artifacts;
+mod bulk;
 mod cli;
 mod common;
+mod compose;
 mod conformance;
 mod fixtures;
 mod fuzz;
+mod graph;
 mod operators;
 mod results;
 mod runtime;
 mod scale;
+mod schema;
+mod submit;

@@ -143,3 +143,38 @@ pub fn check_shell(script: &str, what: &str) {
         String::from_utf8_lossy(&sc.stdout)
     );
 }
+
+/// Runs the `sflow` binary in `dir` with extra environment variables.
+pub fn sflow(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_sflow"))
+        .args(args)
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+/// `PATH` with the stand-in Slurm commands of `tests/shims` first.
+pub fn shim_path() -> String {
+    format!(
+        "{}:{}",
+        root().join("tests/shims").display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// Lossy UTF-8 text of an output stream.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Writes files into a new temporary directory (parent directories created).
+pub fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, body) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, body).unwrap();
+    }
+    dir
+}
