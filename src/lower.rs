@@ -793,19 +793,25 @@ impl Builder<'_, '_> {
                 out.push(self.word(item, "extra_args", &|v| text_of(v))?);
                 continue;
             }
-            let v = self.eval(item, None)?;
-            let text = v.to_text();
-            match split_words(&text) {
-                Ok(words) => out.extend(words.into_iter().map(Word::Text)),
-                Err(message) => {
-                    self.env.report(
-                        Diagnostic::error(
-                            "bad-value",
-                            format!("task `{}`: extra_args: {message}", self.what()),
-                        )
-                        .at(item.span(), "this argument"),
-                    );
-                    return None;
+            // An expression may give a whole list (`extra_args: "${{ ARGS }}"`).
+            let values = match self.eval(item, None)? {
+                Value::List(values) => values,
+                Value::None => Vec::new(),
+                v => vec![v],
+            };
+            for v in values {
+                match split_words(&v.to_text()) {
+                    Ok(words) => out.extend(words.into_iter().map(Word::Text)),
+                    Err(message) => {
+                        self.env.report(
+                            Diagnostic::error(
+                                "bad-value",
+                                format!("task `{}`: extra_args: {message}", self.what()),
+                            )
+                            .at(item.span(), "this argument"),
+                        );
+                        return None;
+                    }
                 }
             }
         }

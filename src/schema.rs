@@ -426,8 +426,18 @@ fn schema() -> Json {
             ("variables", collection("variable", true)),
             ("uploads", r("ignored")),
             ("monitor", r("ignored")),
-            ("outputs", r("ignored")),
-            ("result", r("ignored")),
+            (
+                "outputs",
+                json!({ "type": "array", "items": object(
+                    vec![
+                        ("pattern", json!({ "type": "string", "description": "parse style, full line: `TTFT: {ttft:f} ms`" })),
+                        ("source", json!({ "type": "string" })),
+                        ("metrics", json!({})),
+                    ],
+                    &["pattern"],
+                )}),
+            ),
+            ("result", result()),
         ],
         &["script"],
     );
@@ -476,6 +486,37 @@ fn schema() -> Json {
     );
     top["$defs"] = Json::Object(defs);
     top
+}
+
+/// `result`: rules (`NAME: REGEX` or `{pattern, aggregate}`), `patterns`, `file`, `expect`.
+fn result() -> Json {
+    let rule = json!({ "anyOf": [
+        { "type": "string", "description": "a regex; its first group is the value" },
+        object(
+            vec![
+                ("pattern", json!({ "type": "string" })),
+                ("regex", json!({ "type": "string" })),
+                ("aggregate", json!({ "enum": ["last", "first", "max", "min", "sum", "mean", "count", "list"] })),
+            ],
+            &[],
+        ),
+    ]});
+    json!({
+        "type": "object",
+        "properties": {
+            "file": { "type": "string", "description": "the task writes JSON to $SFLOW_TASK_RESULT_FILE" },
+            "patterns": { "type": "object", "additionalProperties": rule.clone() },
+            "expect": {
+                "type": "object",
+                "additionalProperties": { "anyOf": [
+                    { "type": "string", "pattern": "^\\s*(>=|<=|==|!=|>|<)\\s*-?[0-9.eE+-]+\\s*$" },
+                    { "type": "number" },
+                ]},
+                "description": "gates: `tps: \"> 0\"` fails the task when the value is missing or the comparison is false",
+            },
+        },
+        "additionalProperties": rule,
+    })
 }
 
 fn http_probe() -> Json {
