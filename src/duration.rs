@@ -105,14 +105,6 @@ pub fn slurm_time(text: &str) -> Result<String, String> {
     })
 }
 
-/// Seconds of a Slurm `--time` value, for the header's comment and the signal lead.
-pub fn slurm_time_seconds(text: &str) -> Option<u64> {
-    match text.parse::<u64>() {
-        Ok(minutes) => minutes.checked_mul(60),
-        Err(_) => slurm_seconds(text),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,7 +152,5 @@ mod tests {
         assert_eq!(slurm_time("2h").as_deref(), Ok("02:00:00"));
         assert_eq!(slurm_time("1d1h").as_deref(), Ok("1-01:00:00"));
         assert!(slurm_time("soon").is_err());
-        assert_eq!(slurm_time_seconds("120"), Some(7_200));
-        assert_eq!(slurm_time_seconds("1-00:00:00"), Some(86_400));
     }
 }

@@ -13,10 +13,10 @@ mod yaml;
 
 pub use emit_yaml::to_yaml;
 pub use merge::merge;
-pub use node::{Key, Node, NodeValue, Style};
-pub use normalize::{NAMED_COLLECTIONS, normalize};
+pub use node::{Key, Node, NodeValue};
+pub use normalize::normalize;
 pub use overrides::{apply_artifacts, apply_sets, strip_missable};
-pub use yaml::{MAX_ALIAS_NODES, MAX_DEPTH, parse_yaml};
+pub use yaml::parse_yaml;
 
 /// The shared reference folder (`../shared` next to the crate), when it is present.
 #[cfg(test)]
