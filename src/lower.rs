@@ -1809,9 +1809,9 @@ pub fn ere(pattern: &str) -> Result<(String, usize), String> {
                 out.push('(');
             }
             '*' | '+' | '?' | '}' if !in_class && chars.peek() == Some(&'?') => {
-                // A lazy quantifier: the count of matches per line is the same either way.
-                out.push(c);
-                chars.next();
+                return Err(format!(
+                    "the lazy quantifier `{c}?` has no POSIX equivalent; narrow the class instead (e.g. `[^0-9]*` rather than `.*?`)"
+                ));
             }
             c => out.push(c),
         }
@@ -1964,7 +1964,8 @@ mod tests {
         let e = |p: &str| ere(p).unwrap();
         assert_eq!(e(r"TTFT:\s*(\d+)"), ("TTFT:[[:space:]]*([0-9]+)".into(), 1));
         assert_eq!(e(r"[\d.]+"), ("[0-9.]+".into(), 0));
-        assert_eq!(e(r"(?:a|b)+?(x)"), ("(a|b)+(x)".into(), 2));
+        assert_eq!(e(r"(?:a|b)+(x)"), ("(a|b)+(x)".into(), 2));
+        assert!(ere(r"a.*?b").is_err());
         assert_eq!(e(r"\(lit\)([(]x)"), ("\\(lit\\)([(]x)".into(), 1));
         assert!(ere(r"(?=x)").is_err());
         assert!(ere(r"a\").is_err());
