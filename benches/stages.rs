@@ -7,7 +7,7 @@
 //! Workloads: the largest corpus workflow that compiles (by file size, found under
 //! `$SFLOW_CORPUS` or `../shared/corpus/self_contained`), and a generated 1000-replica
 //! sweep (4 nodes x 8 GPUs, a server and a sequential 10x10x10 bench sweep), which
-//! weighs on the per-replica paths.
+//! weighs on the per-replica paths (`SFLOW_BENCH_SWEEP_N=n` for n³ replicas instead).
 //!
 //! Each stage gets the previous stages' output, built once. `resolve+expand` makes a
 //! fresh `Env` every iteration (the resolver memoises variables in it); `place` and
@@ -256,8 +256,13 @@ fn main() {
         }
         None => println!("\n(no corpus found: set SFLOW_CORPUS to the corpus directory)"),
     }
-    let label = "sweep: 1000 replicas (10x10x10)";
-    if wanted(label) {
-        bench(label, &request("sweep_1000.yaml".into(), sweep(10)));
+    // SFLOW_BENCH_SWEEP_N=n times the sweep with n values per variable (n³ replicas).
+    let n: usize = std::env::var("SFLOW_BENCH_SWEEP_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let label = format!("sweep: {} replicas ({n}x{n}x{n})", n * n * n);
+    if wanted(&label) {
+        bench(&label, &request(format!("sweep_{}.yaml", n * n * n), sweep(n)));
     }
 }
