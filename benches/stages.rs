@@ -263,6 +263,9 @@ fn main() {
         .unwrap_or(10);
     let label = format!("sweep: {} replicas ({n}x{n}x{n})", n * n * n);
     if wanted(&label) {
-        bench(&label, &request(format!("sweep_{}.yaml", n * n * n), sweep(n)));
+        bench(
+            &label,
+            &request(format!("sweep_{}.yaml", n * n * n), sweep(n)),
+        );
     }
 }
