@@ -208,71 +208,75 @@ fn group_view(g: &Group, kind: Kind) -> GroupView {
 /// Column width cap, so a long name does not push every row to the right.
 const MAX_COLUMN: usize = 24;
 
+/// Writes the cells of task `t`'s row, each followed by `\0`, into `out`.
+fn row_cells(plan: &Plan, t: &plan::Task, out: &mut String) {
+    out.push_str(&t.name);
+    out.push('\0');
+    out.push_str(&plan.groups[t.group].ident);
+    out.push('\0');
+    let _ = write!(out, "{}\0", t.replica);
+    if t.deps.is_empty() {
+        out.push('-');
+    }
+    for (k, &d) in t.deps.iter().enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        out.push_str(&plan.tasks[d].name);
+    }
+    out.push('\0');
+    for (k, n) in t.nodes.iter().enumerate() {
+        let _ = write!(out, "{}{n}", if k > 0 { "," } else { "" });
+    }
+    out.push('\0');
+    match &t.gpus {
+        None => out.push('-'),
+        Some(g) => {
+            for (k, n) in g.iter().enumerate() {
+                let _ = write!(out, "{}{n}", if k > 0 { "," } else { "" });
+            }
+        }
+    }
+    out.push('\0');
+    for slot in &t.slots {
+        out.push_str(&shell_word(&plan::script_text(slot)));
+        out.push('\0');
+    }
+}
+
+/// The task table: one aligned `sflow_task` row per task. Two passes over the tasks
+/// (widths, then rows) with one reused buffer, so a 100,000-row table builds no cells.
 fn table(plan: &Plan) -> String {
-    let rows: Vec<Vec<String>> = plan
-        .tasks
-        .iter()
-        .map(|t| {
-            let after = if t.deps.is_empty() {
-                "-".to_string()
-            } else {
-                t.deps
-                    .iter()
-                    .map(|&d| plan.tasks[d].name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            };
-            let nodes = t
-                .nodes
-                .iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(",");
-            let gpus = t.gpus.as_ref().map_or("-".to_string(), |g| {
-                g.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
-            });
-            let mut row = vec![
-                t.name.clone(),
-                plan.groups[t.group].ident.clone(),
-                t.replica.to_string(),
-                after,
-                nodes,
-                gpus,
-            ];
-            row.extend(t.slots.iter().map(|s| shell_word(&plan::script_text(s))));
-            row
-        })
-        .collect();
     let header = ["name", "group", "replica", "after", "nodes", "gpus"];
-    let columns = rows
-        .iter()
-        .map(Vec::len)
-        .max()
-        .unwrap_or(0)
-        .max(header.len());
-    let mut widths = vec![0usize; columns];
-    for row in rows
-        .iter()
-        .map(|r| r.as_slice())
-        .chain([&header.map(String::from)[..]])
-    {
-        for (i, cell) in row.iter().enumerate() {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    let mut cells = String::new();
+    for t in &plan.tasks {
+        cells.clear();
+        row_cells(plan, t, &mut cells);
+        for (i, cell) in cells.trim_end_matches('\0').split('\0').enumerate() {
+            if i == widths.len() {
+                widths.push(0);
+            }
             widths[i] = widths[i].max(cell.len().min(MAX_COLUMN));
         }
     }
-    let mut out = String::new();
+    let mut out = String::with_capacity(plan.tasks.len() * 96 + 128);
     let mut line = String::from("#          ");
     for (i, h) in header.iter().enumerate() {
         let _ = write!(line, "{h:<w$} ", w = widths[i]);
     }
     out.push_str(line.trim_end());
     out.push('\n');
-    for row in &rows {
-        let mut line = String::from("sflow_task ");
-        for (i, cell) in row.iter().enumerate() {
-            let _ = write!(line, "{cell:<w$} ", w = widths[i]);
+    for t in &plan.tasks {
+        cells.clear();
+        row_cells(plan, t, &mut cells);
+        let start = out.len();
+        out.push_str("sflow_task ");
+        for (i, cell) in cells.trim_end_matches('\0').split('\0').enumerate() {
+            let _ = write!(out, "{cell:<w$} ", w = widths[i]);
         }
-        out.push_str(line.trim_end());
+        let end = out.trim_end().len().max(start);
+        out.truncate(end);
         out.push('\n');
     }
     out

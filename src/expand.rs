@@ -86,7 +86,6 @@ pub struct Concrete {
     pub name: String,
     pub base: usize,
     pub index: u32,
-    pub sweep: Vec<(String, Value)>,
     pub replica: Option<Replica>,
     pub deps: Vec<usize>,
     pub res: Rc<Res>,
@@ -137,16 +136,16 @@ pub fn expand(env: &Env, wf: &Workflow) -> Option<Expanded> {
         let b = bases.len();
         let mut base = base;
         let dependent = base.dependent.clone();
+        let names: std::rc::Rc<[String]> = base.swept.clone().into();
         for (index, sweep) in instances.into_iter().enumerate() {
             let name = replica_name(decl, &base, index, &sweep);
-            let replica = (!sweep.is_empty())
-                .then(|| Replica::new(sweep.iter().cloned().collect(), dependent.clone()));
+            let replica =
+                (!sweep.is_empty()).then(|| Replica::new(names.clone(), sweep, dependent.clone()));
             base.replicas.push(tasks.len());
             tasks.push(Concrete {
                 name,
                 base: b,
                 index: index as u32,
-                sweep,
                 replica,
                 deps: Vec::new(),
                 res: Rc::default(),
@@ -630,12 +629,7 @@ fn concat_lists(a: &Field, b: &Field) -> Field {
 }
 
 /// Each replica's swept values, in Cartesian order (first variable outermost).
-fn instances(
-    env: &Env,
-    decl: &TaskDecl,
-    base: &Base,
-    total: &mut u64,
-) -> Option<Vec<Vec<(String, Value)>>> {
+fn instances(env: &Env, decl: &TaskDecl, base: &Base, total: &mut u64) -> Option<Vec<Vec<Value>>> {
     let Some(rep) = &decl.replicas else {
         return Some(vec![Vec::new()]);
     };
@@ -725,7 +719,7 @@ fn instances(
             domains
                 .iter()
                 .zip(&digits)
-                .map(|((name, d), &i)| (name.clone(), d[i].clone()))
+                .map(|((_, d), &i)| d[i].clone())
                 .collect(),
         );
         for pos in (0..digits.len()).rev() {
@@ -739,7 +733,7 @@ fn instances(
     Some(out)
 }
 
-fn replica_name(decl: &TaskDecl, base: &Base, index: usize, sweep: &[(String, Value)]) -> String {
+fn replica_name(decl: &TaskDecl, base: &Base, index: usize, sweep: &[Value]) -> String {
     if !base.replicated {
         return decl.name.text.clone();
     }
@@ -747,7 +741,7 @@ fn replica_name(decl: &TaskDecl, base: &Base, index: usize, sweep: &[(String, Va
         return format!("{}_{index}", decl.name.text);
     }
     let mut name = decl.name.text.clone();
-    for (_, v) in sweep {
+    for v in sweep {
         name.push('_');
         let text = v.to_plain_string().unwrap_or_default();
         name.extend(text.chars().map(|c| {
@@ -791,19 +785,18 @@ fn check_collisions(env: &Env, bases: &[Base], tasks: &[Concrete]) -> Option<()>
 }
 
 fn describe(task: &Concrete, base: &Base) -> String {
-    if task.sweep.is_empty() {
-        if base.replicated {
-            format!("replica {} of `{}`", task.index, base.name)
-        } else {
-            format!("task `{}`", base.name)
+    match &task.replica {
+        None if base.replicated => format!("replica {} of `{}`", task.index, base.name),
+        None => format!("task `{}`", base.name),
+        Some(replica) => {
+            let values: Vec<String> = base
+                .swept
+                .iter()
+                .zip(&replica.values)
+                .map(|(k, v)| format!("{k}={}", v.to_plain_string().unwrap_or_default()))
+                .collect();
+            format!("the `{}` replica with {}", base.name, values.join(", "))
         }
-    } else {
-        let values: Vec<String> = task
-            .sweep
-            .iter()
-            .map(|(k, v)| format!("{k}={}", v.to_plain_string().unwrap_or_default()))
-            .collect();
-        format!("the `{}` replica with {}", base.name, values.join(", "))
     }
 }
 
@@ -990,20 +983,19 @@ fn eval_res(env: &Env, base: &Base, decl: &TaskDecl, replica: Option<&Replica>) 
     Some(res)
 }
 
-/// Adds the concrete edges (reference §4.5) and returns them in insertion order.
+/// Adds the concrete edges (reference §4.5) and returns them in insertion order. Each
+/// edge is added once: dependency lists hold no duplicates and no task itself, so no
+/// two (source, target) pairs below coincide.
 fn wire(bases: &[Base], tasks: &mut [Concrete], deps: &[Vec<usize>]) -> Vec<(usize, usize)> {
     let mut edges = Vec::new();
-    let mut seen: HashSet<(usize, usize)> = HashSet::new();
     let base_of_decl: HashMap<usize, usize> = bases
         .iter()
         .enumerate()
         .map(|(b, base)| (base.decl, b))
         .collect();
     let mut add = |from: usize, to: usize, tasks: &mut [Concrete]| {
-        if seen.insert((from, to)) {
-            edges.push((from, to));
-            tasks[to].deps.push(from);
-        }
+        edges.push((from, to));
+        tasks[to].deps.push(from);
     };
     for (b, base) in bases.iter().enumerate() {
         let targets: &[usize] = match base.policy {

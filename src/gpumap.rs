@@ -20,11 +20,11 @@ pub fn render(plan: &Plan) -> String {
     }
     let mut sections: Vec<Section> = Vec::new();
     let several = plan.backends.len() > 1;
-    for backend in &plan.backends {
+    for (b, backend) in plan.backends.iter().enumerate() {
         let holders: Vec<_> = plan
             .tasks
             .iter()
-            .filter(|t| t.backend == backend.name && t.gpus.is_some())
+            .filter(|t| t.backend == b && t.gpus.is_some())
             .collect();
         if holders.is_empty() {
             continue;

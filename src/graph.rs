@@ -31,9 +31,12 @@ enum Block {
 fn blocks(plan: &Plan) -> Vec<Block> {
     let mut out: Vec<Block> = Vec::new();
     let mut placed: Vec<Option<usize>> = vec![None; plan.groups.len()];
+    let mut sizes = vec![0usize; plan.groups.len()];
+    for t in &plan.tasks {
+        sizes[t.group] += 1;
+    }
     for (i, t) in plan.tasks.iter().enumerate() {
-        let size = plan.tasks.iter().filter(|o| o.group == t.group).count();
-        if size == 1 && t.name == t.base {
+        if sizes[t.group] == 1 && t.name == plan.base(t) {
             out.push(Block::Task(i));
             continue;
         }

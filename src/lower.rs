@@ -68,12 +68,11 @@ pub fn lower(
         let Some(group) = builder.group(&mut idents) else {
             continue;
         };
-        for (pos, &id) in base.replicas.iter().enumerate() {
-            slot_values[id] = builder
-                .slots
-                .iter()
-                .map(|(_, values)| values[pos].clone())
-                .collect();
+        // Each replica's values move to its row (slot order kept).
+        for (_, values) in std::mem::take(&mut builder.slots) {
+            for (pos, value) in values.into_iter().enumerate() {
+                slot_values[base.replicas[pos]].push(value);
+            }
         }
         groups.push(group);
     }
@@ -101,19 +100,19 @@ pub fn lower(
             let p = &placements[id];
             Task {
                 name: t.name.clone(),
-                base: base.name.clone(),
                 replica: t.index,
                 group: t.base,
-                backend: base.backend.name.clone(),
+                backend: base.backend_index,
                 deps: t.deps.iter().map(|&d| position[d]).collect(),
                 nodes: p.nodes.clone(),
                 gpus: p.gpus.clone(),
                 gpu_release: p.gpu_release,
                 slots: std::mem::take(&mut slot_values[id]),
                 sweep: t
-                    .sweep
+                    .replica
                     .iter()
-                    .map(|(k, v)| (k.clone(), v.to_plain_string().unwrap_or_default()))
+                    .flat_map(|r| &r.values)
+                    .map(|v| v.to_plain_string().unwrap_or_default())
                     .collect(),
                 service: base.service,
             }
@@ -341,7 +340,7 @@ struct Facts<'a, 'w> {
     env: &'a Env<'w>,
     x: &'a Expanded,
     placements: &'a [Placement],
-    by_name: HashMap<&'a str, Entry>,
+    by_name: std::cell::OnceCell<HashMap<&'a str, Entry>>,
     cache: RefCell<HashMap<usize, Value>>,
 }
 
@@ -353,23 +352,32 @@ enum Entry {
 
 impl<'a, 'w> Facts<'a, 'w> {
     fn new(env: &'a Env<'w>, x: &'a Expanded, placements: &'a [Placement]) -> Facts<'a, 'w> {
-        let mut by_name = HashMap::new();
-        for (id, t) in x.tasks.iter().enumerate() {
-            by_name.insert(t.name.as_str(), Entry::Task(id));
-        }
-        for (b, base) in x.bases.iter().enumerate() {
-            let renamed = base.replicas.len() == 1 && x.tasks[base.replicas[0]].name != base.name;
-            if base.replicas.len() > 1 || renamed {
-                by_name.insert(base.name.as_str(), Entry::Replicas(b));
-            }
-        }
         Facts {
             env,
             x,
             placements,
-            by_name,
+            by_name: std::cell::OnceCell::new(),
             cache: RefCell::new(HashMap::new()),
         }
+    }
+
+    /// Every name `task.NAME` can take, built the first time an expression asks.
+    fn by_name(&self) -> &HashMap<&'a str, Entry> {
+        self.by_name.get_or_init(|| {
+            let x = self.x;
+            let mut by_name = HashMap::new();
+            for (id, t) in x.tasks.iter().enumerate() {
+                by_name.insert(t.name.as_str(), Entry::Task(id));
+            }
+            for (b, base) in x.bases.iter().enumerate() {
+                let renamed =
+                    base.replicas.len() == 1 && x.tasks[base.replicas[0]].name != base.name;
+                if base.replicas.len() > 1 || renamed {
+                    by_name.insert(base.name.as_str(), Entry::Replicas(b));
+                }
+            }
+            by_name
+        })
     }
 
     fn fact(&self, id: usize) -> Value {
@@ -490,7 +498,7 @@ fn normalize(text: Text) -> Text {
 
 impl TaskFacts for Facts<'_, '_> {
     fn task(&self, name: &str) -> Option<Value> {
-        match *self.by_name.get(name)? {
+        match *self.by_name().get(name)? {
             Entry::Task(id) => Some(self.fact(id)),
             Entry::Replicas(b) => Some(Value::List(
                 self.x.bases[b]
@@ -503,7 +511,7 @@ impl TaskFacts for Facts<'_, '_> {
     }
 
     fn task_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.by_name.keys().map(|s| s.to_string()).collect();
+        let mut names: Vec<String> = self.by_name().keys().map(|s| s.to_string()).collect();
         names.sort();
         names
     }
@@ -653,6 +661,7 @@ impl Builder<'_, '_> {
             launch,
             exports,
             sweeps,
+            swept: self.base.swept.clone(),
             probes,
             results,
             retry,
@@ -1163,7 +1172,7 @@ impl Builder<'_, '_> {
                 let mut values = Vec::new();
                 for &id in &self.base.replicas {
                     let replica = self.x.tasks[id].replica.as_ref();
-                    let value = match replica.and_then(|r| r.values.get(&name)) {
+                    let value = match replica.and_then(|r| r.value(&name)) {
                         Some(v) => Some(v.clone()),
                         None => match self.env.variable(key, replica) {
                             expr::Lookup::Found(v) => Some(v.value),

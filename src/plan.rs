@@ -102,6 +102,8 @@ pub struct Group {
     pub exports: Vec<(String, Word)>,
     /// Swept variables: exported, and recorded with the task's results.
     pub sweeps: Vec<(String, Word)>,
+    /// The names of the swept variables.
+    pub swept: Vec<String>,
     pub probes: Vec<ProbeSpec>,
     pub results: Option<Results>,
     pub retry: Option<[Word; 3]>,
@@ -115,17 +117,35 @@ pub struct Group {
 #[derive(Debug)]
 pub struct Task {
     pub name: String,
-    pub base: String,
     pub replica: u32,
+    /// Its group (declared task) in `Plan::groups`.
     pub group: usize,
-    pub backend: String,
+    /// Its backend in `Plan::backends`.
+    pub backend: usize,
     pub deps: Vec<usize>,
     pub nodes: Vec<u32>,
     pub gpus: Option<Vec<u32>>,
     pub gpu_release: Option<Release>,
     pub slots: Vec<Text>,
-    pub sweep: Vec<(String, String)>,
+    /// Swept values (text form), in the order of the group's `swept`.
+    pub sweep: Vec<String>,
     pub service: bool,
+}
+
+impl Plan {
+    /// The declared task a concrete task comes from.
+    pub fn base(&self, task: &Task) -> &str {
+        &self.groups[task.group].base
+    }
+
+    /// A task's swept variables and their values.
+    pub fn sweep<'a>(&'a self, task: &'a Task) -> impl Iterator<Item = (&'a str, &'a str)> {
+        self.groups[task.group]
+            .swept
+            .iter()
+            .map(String::as_str)
+            .zip(task.sweep.iter().map(String::as_str))
+    }
 }
 
 /// The marker the runtime replaces with a value known only in the job.

@@ -99,8 +99,8 @@ pub fn json(plan: &Plan) -> String {
         .iter()
         .map(|t| {
             let mut sweep = Map::new();
-            for (k, v) in &t.sweep {
-                sweep.insert(k.clone(), Json::String(v.clone()));
+            for (k, v) in plan.sweep(t) {
+                sweep.insert(k.to_string(), Json::String(v.to_string()));
             }
             let mut env = Map::new();
             for (k, v) in task_env(plan, t) {
@@ -108,9 +108,9 @@ pub fn json(plan: &Plan) -> String {
             }
             json!({
                 "name": t.name,
-                "base_name": t.base,
+                "base_name": plan.base(t),
                 "replica_index": t.replica,
-                "backend": t.backend,
+                "backend": plan.backends[t.backend].name,
                 "depends_on": t.deps.iter().map(|&d| plan.tasks[d].name.clone()).collect::<Vec<_>>(),
                 "node_indices": t.nodes,
                 "cuda_visible_devices": t.gpus.as_ref().map(|g| join(g, ",")),
@@ -175,7 +175,7 @@ pub fn table(plan: &Plan) -> String {
             if t.service {
                 notes.push("service".to_string());
             }
-            for (k, v) in &t.sweep {
+            for (k, v) in plan.sweep(t) {
                 notes.push(format!("{k}={v}"));
             }
             [

@@ -63,18 +63,30 @@ pub fn node_piece(backend: &Backend, index: u32, field: NodeField) -> Value {
 
 /// Per-replica values of swept variables, and the memo of what depends on them.
 pub struct Replica {
-    pub values: HashMap<String, Value>,
+    /// The swept variables' names, shared by every replica of a task.
+    names: Rc<[String]>,
+    /// This replica's values, in the order of `names`.
+    pub values: Vec<Value>,
     pub dependent: Rc<HashSet<VarKey>>,
     memo: RefCell<HashMap<VarKey, Slot>>,
 }
 
 impl Replica {
-    pub fn new(values: HashMap<String, Value>, dependent: Rc<HashSet<VarKey>>) -> Replica {
+    pub fn new(names: Rc<[String]>, values: Vec<Value>, dependent: Rc<HashSet<VarKey>>) -> Replica {
         Replica {
+            names,
             values,
             dependent,
             memo: RefCell::new(HashMap::new()),
         }
+    }
+
+    /// This replica's value of swept variable `name`.
+    pub fn value(&self, name: &str) -> Option<&Value> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| &self.values[i])
     }
 }
 
@@ -668,7 +680,7 @@ pub fn as_int(value: &Value, min: i64) -> Result<i64, String> {
 impl Scope for Ctx<'_, '_> {
     fn variable(&self, name: &str) -> Lookup<Variable> {
         if let Some(replica) = self.replica
-            && let Some(value) = replica.values.get(name)
+            && let Some(value) = replica.value(name)
         {
             let domain = self
                 .env
