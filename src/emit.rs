@@ -6,6 +6,7 @@
 
 use crate::plan::{self, Group, Kind, Plan, Word};
 use askama::Template;
+use std::collections::HashMap;
 use std::fmt::Write;
 
 /// The fixed runtime every script carries.
@@ -78,7 +79,7 @@ struct Script<'a> {
     env: Vec<String>,
     files: Vec<FileView>,
     groups: Vec<GroupView>,
-    table: String,
+    table: Table,
 }
 
 struct FileView {
@@ -208,8 +209,33 @@ fn group_view(g: &Group, kind: Kind) -> GroupView {
 /// Column width cap, so a long name does not push every row to the right.
 const MAX_COLUMN: usize = 24;
 
-/// Writes the cells of task `t`'s row, each followed by `\0`, into `out`.
-fn row_cells(plan: &Plan, t: &plan::Task, out: &mut String) {
+/// The task table: the column header, the rows (read by `sflow_tasks`) and the values
+/// written `@K` in them, each a `SFLOW_VALUE[K]=…` assignment.
+struct Table {
+    header: String,
+    rows: String,
+    values: Vec<String>,
+}
+
+/// True when `value` can stand in a row as it is: the rows are one single-quoted word
+/// that `sflow_tasks` splits on blanks, `@K` is a reference, and control characters
+/// would garble the listing.
+fn plain_cell(value: &str) -> bool {
+    !value.is_empty()
+        && !value.starts_with('@')
+        && value
+            .chars()
+            .all(|c| c != '\'' && !c.is_whitespace() && !c.is_control())
+}
+
+/// Writes the cells of task `t`'s row, each followed by `\0`, into `out`; values that
+/// are not plain cells become `@K`, K their index in `values` (first use, no repeats).
+fn row_cells(
+    plan: &Plan,
+    t: &plan::Task,
+    values: &mut (Vec<String>, HashMap<String, usize>),
+    out: &mut String,
+) {
     out.push_str(&t.name);
     out.push('\0');
     out.push_str(&plan.groups[t.group].ident);
@@ -239,20 +265,36 @@ fn row_cells(plan: &Plan, t: &plan::Task, out: &mut String) {
     }
     out.push('\0');
     for slot in &t.slots {
-        out.push_str(&shell_word(&plan::script_text(slot)));
+        let text = plan::script_text(slot);
+        if plain_cell(&text) {
+            out.push_str(&text);
+        } else {
+            let (list, index) = values;
+            let k = match index.get(&text) {
+                Some(&k) => k,
+                None => {
+                    list.push(shell_word(&text));
+                    index.insert(text, list.len() - 1);
+                    list.len() - 1
+                }
+            };
+            let _ = write!(out, "@{k}");
+        }
         out.push('\0');
     }
 }
 
-/// The task table: one aligned `sflow_task` row per task. Two passes over the tasks
-/// (widths, then rows) with one reused buffer, so a 100,000-row table builds no cells.
-fn table(plan: &Plan) -> String {
+/// The task table, aligned so a person sees what runs where. Two passes over the
+/// tasks (widths, then rows) with one reused buffer, so a 100,000-row table builds no
+/// cells.
+fn table(plan: &Plan) -> Table {
     let header = ["name", "group", "replica", "after", "nodes", "gpus"];
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     let mut cells = String::new();
+    let mut values = (Vec::new(), HashMap::new());
     for t in &plan.tasks {
         cells.clear();
-        row_cells(plan, t, &mut cells);
+        row_cells(plan, t, &mut values, &mut cells);
         for (i, cell) in cells.trim_end_matches('\0').split('\0').enumerate() {
             if i == widths.len() {
                 widths.push(0);
@@ -260,26 +302,38 @@ fn table(plan: &Plan) -> String {
             widths[i] = widths[i].max(cell.len().min(MAX_COLUMN));
         }
     }
-    let mut out = String::with_capacity(plan.tasks.len() * 96 + 128);
-    let mut line = String::from("#          ");
+    let mut line = String::from("# ");
     for (i, h) in header.iter().enumerate() {
         let _ = write!(line, "{h:<w$} ", w = widths[i]);
     }
-    out.push_str(line.trim_end());
-    out.push('\n');
+    if widths.len() > header.len() {
+        line.push_str("values");
+    }
+    let mut rows = String::with_capacity(plan.tasks.len() * 96 + 128);
+    let mut values = (Vec::new(), HashMap::new());
     for t in &plan.tasks {
         cells.clear();
-        row_cells(plan, t, &mut cells);
-        let start = out.len();
-        out.push_str("sflow_task ");
+        row_cells(plan, t, &mut values, &mut cells);
+        let start = rows.len();
+        rows.push_str("  ");
         for (i, cell) in cells.trim_end_matches('\0').split('\0').enumerate() {
-            let _ = write!(out, "{cell:<w$} ", w = widths[i]);
+            let _ = write!(rows, "{cell:<w$} ", w = widths[i]);
         }
-        let end = out.trim_end().len().max(start);
-        out.truncate(end);
-        out.push('\n');
+        let end = rows.trim_end().len().max(start);
+        rows.truncate(end);
+        rows.push('\n');
     }
-    out
+    rows.pop();
+    Table {
+        header: line.trim_end().to_string(),
+        rows,
+        values: values
+            .0
+            .into_iter()
+            .enumerate()
+            .map(|(k, v)| format!("SFLOW_VALUE[{k}]={v}"))
+            .collect(),
+    }
 }
 
 /// The batch script for a plan.

@@ -28,10 +28,9 @@ fi
 # ── declarations used by the workflow section ────────────────────────────────
 SFLOW_ENV_TEXT=''
 declare -a SFLOW_ENV_NAMES=() SFLOW_ENV_VALUES=()
-declare -a SFLOW_T_NAME=() SFLOW_T_GROUP=() SFLOW_T_REPLICA=() SFLOW_T_NODES=()
-declare -a SFLOW_T_GPUS=() SFLOW_T_SLOT_AT=() SFLOW_T_SLOT_N=() SFLOW_T_WAIT=()
-declare -a SFLOW_T_NEXT=() SFLOW_SLOTS=() SFLOW_ROOTS=()
-declare -A SFLOW_ID=()
+declare -a SFLOW_TABLE=() SFLOW_VALUE=() SFLOW_T_AT=() SFLOW_T_WAIT=()
+declare -a SFLOW_T_NEXT=() SFLOW_ROOTS=()
+declare -A SFLOW_ID=() SFLOW_ARITY=()
 
 # sflow_env NAME VALUE: exported inside every task's step.
 sflow_env() {
@@ -50,31 +49,38 @@ sflow_file() {
   SFLOW_FILE_TEXTS+=("$text")
 }
 
-# sflow_task NAME GROUP REPLICA AFTER NODES GPUS [SLOT...]
-# One concrete task. AFTER: comma-separated tasks it waits for (done, or ready
-# for services), or "-". NODES: allocation indices. GPUS: planned
-# CUDA_VISIBLE_DEVICES or "-". SLOTs are passed to the group function as $1….
-sflow_task() {
-  local i=${#SFLOW_T_NAME[@]}
-  SFLOW_ID[$1]=$i
-  SFLOW_T_NAME+=("$1") SFLOW_T_GROUP+=("$2") SFLOW_T_REPLICA+=("$3") SFLOW_T_NODES+=("$5")
-  SFLOW_T_GPUS+=("$6") SFLOW_T_SLOT_AT+=("${#SFLOW_SLOTS[@]}") SFLOW_T_SLOT_N+=($(($# - 6)))
-  SFLOW_SLOTS+=("${@:7}")
-  if [[ $4 == - ]]; then
-    SFLOW_ROOTS+=("$i") SFLOW_T_WAIT+=(0)
-  elif [[ $4 != *,* ]]; then
-    local k=${SFLOW_ID[$4]}
-    SFLOW_T_WAIT+=(1)
-    SFLOW_T_NEXT[k]+=" $i"
-  else
-    local IFS=, dep k n=0
-    for dep in $4; do
-      n=$((n + 1))
-      k=${SFLOW_ID[$dep]}
-      SFLOW_T_NEXT[k]+=" $i"
-    done
-    SFLOW_T_WAIT+=("$n")
-  fi
+# sflow_tasks ' ROWS ': the task table, one row per task in
+# planned order: NAME GROUP REPLICA AFTER NODES GPUS, then the SFLOW_ARITY[GROUP]
+# values the group function gets as $1, $2, …. AFTER: comma-separated tasks it
+# waits for (done, or ready for services), or "-". NODES: allocation indices.
+# GPUS: planned CUDA_VISIBLE_DEVICES or "-". A value written @K is SFLOW_VALUE[K]
+# (one that is empty, starts with @, or holds blanks or quotes). One word split
+# reads the whole table; task i's words start at SFLOW_TABLE[SFLOW_T_AT[i]].
+sflow_tasks() {
+  local - IFS=$' \t\n' n p i=0 after dep k w
+  set -f
+  # shellcheck disable=SC2206 # split on blanks, no globbing: the rows are words
+  SFLOW_TABLE=($1)
+  n=${#SFLOW_TABLE[@]} IFS=,
+  for ((p = 0; p < n; i++)); do
+    SFLOW_ID[${SFLOW_TABLE[p]}]=$i SFLOW_T_AT[i]=$p after=${SFLOW_TABLE[p + 3]}
+    case $after in
+      -) SFLOW_ROOTS+=("$i") SFLOW_T_WAIT[i]=0 ;;
+      *,*)
+        w=0
+        for dep in $after; do
+          k=${SFLOW_ID[$dep]} w=$((w + 1))
+          SFLOW_T_NEXT[k]+=" $i"
+        done
+        SFLOW_T_WAIT[i]=$w
+        ;;
+      *)
+        k=${SFLOW_ID[$after]}
+        SFLOW_T_WAIT[i]=1 SFLOW_T_NEXT[k]+=" $i"
+        ;;
+    esac
+    ((p += 6 + ${SFLOW_ARITY[${SFLOW_TABLE[p + 1]}]:-0}))
+  done
 }
 
 # Called by a group function (sflow_group_<task>) each time main launches one
@@ -160,15 +166,24 @@ sflow_find_nodes() {
   mapfile -t SFLOW_NODE_NAME < <(scontrol show hostnames "$nodelist")
   ((${#SFLOW_NODE_NAME[@]} >= SFLOW_NODE_COUNT)) ||
     sflow_die "the plan needs $SFLOW_NODE_COUNT nodes but the allocation has ${#SFLOW_NODE_NAME[@]} ($nodelist)"
-  for ((k = 0; k < ${#SFLOW_NODE_NAME[@]}; k++)); do
-    name=${SFLOW_NODE_NAME[k]}
-    ip=''
-    while read -r line _; do
-      ip=$line
-      break
-    done < <(getent ahostsv4 "$name" 2>/dev/null)
-    SFLOW_NODE_IP[k]=$ip
-  done
+  # One resolver call for every node: `getent ahostsv4` prints a block per name it
+  # resolves, whose first line alone ends with the name ("IP STREAM NAME").
+  while read -r ip _ line; do
+    [[ -n $line ]] && SFLOW_NODE_IP+=("$ip")
+  done < <(getent ahostsv4 "${SFLOW_NODE_NAME[@]}" 2>/dev/null)
+  if ((${#SFLOW_NODE_IP[@]} != ${#SFLOW_NODE_NAME[@]})); then
+    # Some name did not resolve, so the blocks do not line up: one call per name.
+    SFLOW_NODE_IP=()
+    for ((k = 0; k < ${#SFLOW_NODE_NAME[@]}; k++)); do
+      name=${SFLOW_NODE_NAME[k]}
+      ip=''
+      while read -r line _; do
+        ip=$line
+        break
+      done < <(getent ahostsv4 "$name" 2>/dev/null)
+      SFLOW_NODE_IP[k]=$ip
+    done
+  fi
   # Names the resolver does not know: ask each node once, in one step.
   if [[ " ${SFLOW_NODE_IP[*]} " == *"  "* || -z ${SFLOW_NODE_IP[0]} ]]; then
     while read -r name ip _; do
@@ -285,11 +300,12 @@ SFLOW_STEP_PRELUDE
 # Builds the launch command of task $1 into SFLOW_CMD and the task's exports
 # into SFLOW_TASK_ENV. Uses the SFLOW_G_* of its group.
 sflow_build_command() {
-  local i=$1 name=${SFLOW_T_NAME[$1]} k names='' ips='' dir
+  local i=$1 name=${SFLOW_TABLE[SFLOW_T_AT[$1]]} p=${SFLOW_T_AT[$1]} k names='' ips='' dir gpus
   local -a nodes
   dir=$SFLOW_RUN_DIR/$name
   SFLOW_TASK_DIR=$dir
-  IFS=, read -r -a nodes <<<"${SFLOW_T_NODES[i]}"
+  IFS=, read -r -a nodes <<<"${SFLOW_TABLE[p + 4]}"
+  gpus=${SFLOW_TABLE[p + 5]}
   for k in "${nodes[@]}"; do
     if [[ $SFLOW_G_BACKEND == local ]]; then
       sflow_local_name "$k"
@@ -303,7 +319,7 @@ sflow_build_command() {
   sflow_exports SFLOW_G_EXPORT_NAMES SFLOW_G_EXPORT_VALUES
   local env=$SFLOW_ENV_TEXT$SFLOW_EXPORTS q
   printf -v q 'export SFLOW_REPLICA_INDEX=%q SFLOW_TASK_ASSIGNED_NODE_NAMES=%q SFLOW_TASK_ASSIGNED_NODE_IPS=%q\n' \
-    "${SFLOW_T_REPLICA[i]}" "$names" "$ips"
+    "${SFLOW_TABLE[p + 2]}" "$names" "$ips"
   env+=$q
   printf -v q 'export SFLOW_WORKSPACE_DIR=%q SFLOW_OUTPUT_DIR=%q SFLOW_WORKFLOW_OUTPUT_DIR=%q SFLOW_TASK_OUTPUT_DIR=%q SFLOW_TASK_RESULT_FILE=%q SFLOW_WORKFLOW_RESULT_FILE=%q\n' \
     "$SFLOW_WORKSPACE_DIR" "$SFLOW_OUTPUT_DIR" "$SFLOW_RUN_DIR" "$dir" "$dir/result.json" "$SFLOW_RUN_DIR/results.json"
@@ -313,7 +329,7 @@ sflow_build_command() {
       "${SLURM_JOB_ID:-}" "${SLURM_JOB_NODELIST:-${SLURM_NODELIST:-}}" "${SLURM_NNODES:-${#SFLOW_NODE_NAME[@]}}"
     env+=$q
   fi
-  [[ ${SFLOW_T_GPUS[i]} != - ]] && env+="export SFLOW_GPU_PLAN=${SFLOW_T_GPUS[i]}"$'\n'
+  [[ $gpus != - ]] && env+="export SFLOW_GPU_PLAN=$gpus"$'\n'
   SFLOW_TASK_ENV=$env SFLOW_TASK_IPS=$ips
   local script=$SFLOW_G_SCRIPT
   sflow_fill script
@@ -354,14 +370,14 @@ sflow_build_command() {
 # Runs one attempt of task $1 (attempt $2) in its own process group and reports
 # "exit I A RC" when the step and its probes are gone.
 sflow_runner() {
-  local i=$1 a=$2 name=${SFLOW_T_NAME[$1]} dir log rc k
+  local i=$1 a=$2 name=${SFLOW_TABLE[SFLOW_T_AT[$1]]} dir log rc k
   set +m
   exec </dev/null
   dir=$SFLOW_RUN_DIR/$name
   log=$dir/$name.log
   # The task's directory and log, made here rather than in main (a fork there would
   # hold up every other launch).
-  mkdir -p "$dir" || {
+  [[ -d $dir ]] || mkdir -p "$dir" || {
     echo "exit $i $a 1" >&"$SFLOW_FIFO_FD"
     return
   }
@@ -749,7 +765,7 @@ SFLOW_AWK
 
 # sflow_collect I A: writes the task's result files; prints failed gates (one line).
 sflow_collect() {
-  local i=$1 a=$2 name=${SFLOW_T_NAME[$1]} dir lines k out
+  local i=$1 a=$2 name=${SFLOW_TABLE[SFLOW_T_AT[$1]]} dir lines k out
   local d=$'\001' s=$'\002' e=$'\003'
   dir=$SFLOW_RUN_DIR/$name
   lines=$dir/.lines
@@ -778,7 +794,7 @@ sflow_collect() {
         printf 'S\t%s\t%s\n' "${SFLOW_G_SWEEP_NAMES[k]}" "${SFLOW_G_SWEEP_VALUES[k]//$'\n'/ }"
       done
     } | SFLOW_FAILFILE=$dir/.result.fails awk -v task="$name" -v base="$SFLOW_G_BASE" \
-      -v replica="${SFLOW_T_REPLICA[i]}" "$SFLOW_AWK_JSON$SFLOW_AWK_RESULT" >"$dir/.result.out"
+      -v replica="${SFLOW_TABLE[SFLOW_T_AT[i] + 2]}" "$SFLOW_AWK_JSON$SFLOW_AWK_RESULT" >"$dir/.result.out"
     {
       IFS= read -r out && printf '%s\n' "$out" >"$dir/result.json.new" && mv -f "$dir/result.json.new" "$dir/result.json"
       IFS= read -r out && printf '%s\n' "$out" >"$dir/.result.index"
@@ -795,7 +811,7 @@ sflow_collect() {
 
 # Adds task i's result to results.json and results.csv's rows (once, when it ends).
 sflow_index_result() {
-  local dir=$SFLOW_RUN_DIR/${SFLOW_T_NAME[$1]}
+  local dir=$SFLOW_RUN_DIR/${SFLOW_TABLE[SFLOW_T_AT[$1]]}
   [[ -f $dir/.result.index ]] || return 0
   # Entries and rows carry the task's planned position, so both files list tasks in
   # planned order whatever order they ended in.
@@ -841,7 +857,7 @@ sflow_probe_parse() {
     esac
     shift 2
   done
-  local name=${SFLOW_T_NAME[i]}
+  local name=${SFLOW_TABLE[SFLOW_T_AT[i]]}
   ((${#P_LOGS[@]})) || P_LOGS=("$SFLOW_RUN_DIR/$name/$name.log")
   sflow_fill P_HOST
   sflow_fill P_URL
@@ -916,7 +932,7 @@ sflow_probe_loop() {
     fi
     if sflow_probe_check; then streak=$((streak + 1)); else streak=0; fi
     if [[ $role == readiness ]] && ((streak >= P_SUCCESS)); then
-      : >"$SFLOW_RUN_DIR/${SFLOW_T_NAME[i]}/.ready.$a"
+      : >"$SFLOW_RUN_DIR/${SFLOW_TABLE[SFLOW_T_AT[i]]}/.ready.$a"
       echo "probe-ok $i $a $P_TYPE" >&"$SFLOW_FIFO_FD"
       return
     fi
@@ -941,11 +957,18 @@ SFLOW_UNSETTLED=0 SFLOW_FAILED=0 SFLOW_STOPPING=0 SFLOW_EXIT=0
 
 # Starts attempt SFLOW_ATTEMPT[i]+1 of task i.
 sflow_launch_task() {
-  local i=$1 name=${SFLOW_T_NAME[$1]} a
+  local i=$1 name=${SFLOW_TABLE[SFLOW_T_AT[$1]]} p=${SFLOW_T_AT[$1]} a group k v
+  local -a values=()
   a=$((SFLOW_ATTEMPT[i] + 1))
   SFLOW_ATTEMPT[i]=$a
   sflow_group_reset
-  "sflow_group_${SFLOW_T_GROUP[i]}" "${SFLOW_SLOTS[@]:SFLOW_T_SLOT_AT[i]:SFLOW_T_SLOT_N[i]}"
+  group=${SFLOW_TABLE[p + 1]}
+  for ((k = p + 6; k < p + 6 + ${SFLOW_ARITY[$group]:-0}; k++)); do
+    v=${SFLOW_TABLE[k]}
+    [[ $v == @* ]] && v=${SFLOW_VALUE[${v#@}]}
+    values+=("$v")
+  done
+  "sflow_group_$group" "${values[@]}"
   SFLOW_SERVICE[i]=$((SFLOW_G_READY_PROBES > 0)) SFLOW_GATE_WHY[i]=''
   SFLOW_SRUN[i]=0
   [[ ${SFLOW_G_LAUNCH[0]} == srun ]] && SFLOW_SRUN[i]=1
@@ -1001,7 +1024,7 @@ sflow_term() {
     fi
   done
   for i; do
-    name=${SFLOW_T_NAME[i]}
+    name=${SFLOW_TABLE[SFLOW_T_AT[i]]}
     if ((SFLOW_SRUN[i])) && [[ -n ${steps[$name]:-} ]]; then
       # shellcheck disable=SC2086
       scancel --signal=TERM ${steps[$name]} 2>/dev/null
@@ -1046,7 +1069,7 @@ sflow_reap() {
 
 # Task i's attempt ended with status rc (or was killed for a reason).
 sflow_on_exit() {
-  local i=$1 rc=$2 name=${SFLOW_T_NAME[$1]} why=${SFLOW_KILL_WHY[$1]:-}
+  local i=$1 rc=$2 name=${SFLOW_TABLE[SFLOW_T_AT[$1]]} why=${SFLOW_KILL_WHY[$1]:-}
   [[ ${SFLOW_ST[i]} == running || ${SFLOW_ST[i]} == ready ]] || return 0
   if [[ -n ${SFLOW_KILLER[i]:-} ]]; then
     kill -- "-${SFLOW_KILLER[i]}" 2>/dev/null
@@ -1104,7 +1127,7 @@ sflow_on_probe_ok() {
   ((SFLOW_OK_PROBES[i] >= SFLOW_NEED_PROBES[i])) || return 0
   SFLOW_ST[i]=ready
   SFLOW_UNSETTLED=$((SFLOW_UNSETTLED - 1))
-  sflow_event "ready ${SFLOW_T_NAME[i]}"
+  sflow_event "ready ${SFLOW_TABLE[SFLOW_T_AT[i]]}"
   sflow_free "$i"
 }
 
@@ -1190,9 +1213,9 @@ sflow_stop_all() {
 # Stops the services still running, in reverse dependency order, one by one.
 sflow_stop_services() {
   local i
-  for ((i = ${#SFLOW_T_NAME[@]} - 1; i >= 0; i--)); do
+  for ((i = ${#SFLOW_T_AT[@]} - 1; i >= 0; i--)); do
     [[ ${SFLOW_ST[i]} == ready || ${SFLOW_ST[i]} == running ]] || continue
-    sflow_event "stopping ${SFLOW_T_NAME[i]}"
+    sflow_event "stopping ${SFLOW_TABLE[SFLOW_T_AT[i]]}"
     sflow_stop_tasks "$i"
     sflow_clock
     SFLOW_ST[i]=stopped SFLOW_END[i]=$SFLOW_NOW SFLOW_WHY[i]="service stopped at the end"
@@ -1218,14 +1241,14 @@ sflow_summary() {
   local code=$1 i start dur rc line
   {
     printf '\n%-32s %-8s %8s %9s %9s %5s  %s\n' TASK STATE ATTEMPTS START DURATION EXIT NOTE
-    for i in "${!SFLOW_T_NAME[@]}"; do
+    for i in "${!SFLOW_T_AT[@]}"; do
       start=- dur=- rc=${SFLOW_RC[i]:--}
       if [[ -n ${SFLOW_START[i]:-} ]]; then
         sflow_fmt_time start "${SFLOW_START[i]}"
         local end=${SFLOW_END[i]:-$SFLOW_NOW}
         dur=$(((end - SFLOW_START[i]) / 1000))s
       fi
-      printf -v line '%-32s %-8s %8s %9s %9s %5s  %s' "${SFLOW_T_NAME[i]}" "${SFLOW_ST[i]}" \
+      printf -v line '%-32s %-8s %8s %9s %9s %5s  %s' "${SFLOW_TABLE[SFLOW_T_AT[i]]}" "${SFLOW_ST[i]}" \
         "${SFLOW_ATTEMPT[i]}" "$start" "$dur" "$rc" "${SFLOW_WHY[i]:-}"
       printf '%s\n' "${line%"${line##*[! ]}"}"
     done
@@ -1263,6 +1286,7 @@ sflow_finish() {
     [[ -f $out ]] && cp -f "$out" "$SFLOW_RUN_DIR/" 2>/dev/null
   fi
   exec {SFLOW_FIFO_FD}>&-
+  rm -f "$SFLOW_RUN_DIR/.sflow/events"
   exit "$code"
 }
 
@@ -1271,28 +1295,30 @@ sflow_init() {
   SFLOW_OUTPUT_DIR=${SFLOW_OUTPUT_DIR:-${SFLOW_DEFAULT_OUTPUT:-$SFLOW_WORKSPACE_DIR/sflow_output}}
   [[ $SFLOW_OUTPUT_DIR == /* ]] || SFLOW_OUTPUT_DIR=$SFLOW_WORKSPACE_DIR/$SFLOW_OUTPUT_DIR
   cd "$SFLOW_WORKSPACE_DIR" || sflow_die "cannot enter the workspace $SFLOW_WORKSPACE_DIR"
-  local stamp hex prefix=${SFLOW_RUN_ID_PREFIX:-${SLURM_JOB_ID:-}}
+  local stamp hex k path text prefix=${SFLOW_RUN_ID_PREFIX:-${SLURM_JOB_ID:-}}
   printf -v stamp '%(%Y%m%d-%H%M%S)T' -1
   printf -v hex '%06x' $(((RANDOM << 9 ^ RANDOM ^ $$) & 0xffffff))
   SFLOW_RUN_DIR=$SFLOW_OUTPUT_DIR/${prefix:+$prefix-}$SFLOW_WORKFLOW_NAME-$stamp-$hex
-  mkdir -p "$SFLOW_RUN_DIR/.sflow" || sflow_die "cannot create $SFLOW_RUN_DIR"
+  # The first root tasks' directories come with it, saving their runners a mkdir.
+  local -a dirs=("$SFLOW_RUN_DIR/.sflow")
+  for k in "${SFLOW_ROOTS[@]:0:64}"; do dirs+=("$SFLOW_RUN_DIR/${SFLOW_TABLE[SFLOW_T_AT[k]]}"); done
+  mkdir -p "${dirs[@]}" || sflow_die "cannot create $SFLOW_RUN_DIR"
   sflow_find_nodes
   sflow_exports SFLOW_ENV_NAMES SFLOW_ENV_VALUES
   SFLOW_ENV_TEXT=$SFLOW_EXPORTS
-  local k path text
   for k in "${!SFLOW_FILE_PATHS[@]}"; do
     path=${SFLOW_FILE_PATHS[k]} text=${SFLOW_FILE_TEXTS[k]}
     sflow_fill path
     sflow_fill text
     mkdir -p "${path%/*}" && printf '%s' "$text" >"$path" || sflow_die "cannot write the artifact $path"
   done
+  # The events FIFO: held open read-write by main, removed by sflow_finish.
   local fifo=$SFLOW_RUN_DIR/.sflow/events
   mkfifo "$fifo" || sflow_die "cannot create $fifo"
   exec {SFLOW_FIFO_FD}<>"$fifo"
-  rm -f "$fifo"
   sflow_clock
   SFLOW_T0=$SFLOW_NOW
-  sflow_event "workflow $SFLOW_WORKFLOW_NAME: ${#SFLOW_T_NAME[@]} tasks, run directory $SFLOW_RUN_DIR"
+  sflow_event "workflow $SFLOW_WORKFLOW_NAME: ${#SFLOW_T_AT[@]} tasks, run directory $SFLOW_RUN_DIR"
 }
 
 sflow_main() {
@@ -1300,7 +1326,7 @@ sflow_main() {
   trap 'sflow_on_signal TERM 143' TERM
   trap 'sflow_on_signal INT 130' INT
   trap 'sflow_on_signal HUP 129' HUP
-  local i n=${#SFLOW_T_NAME[@]} ev id a rest fill
+  local i n=${#SFLOW_T_AT[@]} ev id a rest fill
   # One state per task, filled in bulk (a loop costs microseconds per task).
   printf -v fill '%*s' "$n" ''
   # shellcheck disable=SC2206

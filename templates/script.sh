@@ -39,6 +39,9 @@ sflow_file {{ file.path|safe }} {{ file.final_newline|safe }} <<'{{ file.delimit
 {%- for note in group.notes %}
 # {{ note|safe }}
 {%- endfor %}
+{%- if !group.notes.is_empty() %}
+SFLOW_ARITY[{{ group.ident|safe }}]={{ group.notes.len() }}
+{%- endif %}
 sflow_group_{{ group.ident|safe }}() {
 {%- for line in group.lines %}
   {{ line|safe }}
@@ -52,6 +55,12 @@ sflow_group_{{ group.ident|safe }}() {
 # ───────────────────────────── tasks ─────────────────────────────
 # In planned order. after: the tasks it waits for (done, or ready for services);
 # nodes: allocation indices; gpus: its CUDA_VISIBLE_DEVICES on each of those nodes;
-# then the values of its group's $1, $2, ….
-{{ table|safe }}
+# then the values of its group's $1, $2, …{% if !table.values.is_empty() %} (@K: SFLOW_VALUE[K]){% endif %}.
+{%- for value in table.values %}
+{{ value|safe }}
+{%- endfor %}
+{{ table.header|safe }}
+sflow_tasks '
+{{ table.rows|safe }}
+'
 sflow_main "$@"

@@ -748,7 +748,54 @@ workflow:
         "{:?}",
         post.headers
     );
-    let pwned: Vec<_> = walk(job.dir.path())
+    assert_nothing_executed(job.dir.path());
+}
+
+/// Swept values reach the task table, which splits on blanks and reads `@K` as a
+/// reference: values that are empty, hold blanks or newlines, start with `@`, or look
+/// like the table's delimiter still arrive byte for byte.
+#[test]
+fn hostile_swept_values_arrive_byte_for_byte() {
+    let values = [
+        HOSTILE,
+        "",
+        "@0",
+        "a b",
+        "tab\there",
+        "SFLOW_TASKS",
+        "x'y",
+        "*",
+        "plain",
+    ];
+    let domain: Vec<String> = values.iter().map(|v| yaml_str(v)).collect();
+    let yaml = format!(
+        r#"version: "0.1"
+variables:
+  V: {{value: "", domain: [{domain}]}}
+workflow:
+  name: swept
+  tasks:
+    - name: w
+      replicas:
+        variables: [V]
+        policy: parallel
+      script:
+        - printf '%s' "$V" > "$SFLOW_WORKFLOW_OUTPUT_DIR/v_$SFLOW_REPLICA_INDEX.txt"
+"#,
+        domain = domain.join(", ")
+    );
+    let job = job::compile(&yaml, &[]);
+    let out = job.run(Launch::Local, LIMIT);
+    out.assert_code(0);
+    for (i, v) in values.iter().enumerate() {
+        assert_eq!(out.file(&format!("v_{i}.txt")), *v, "value {i}");
+    }
+    assert_nothing_executed(job.dir.path());
+}
+
+/// Fails when a hostile string created one of its `PWNED*` files anywhere under `dir`.
+fn assert_nothing_executed(dir: &std::path::Path) {
+    let pwned: Vec<_> = walk(dir)
         .into_iter()
         .filter(|p| {
             p.file_name()
