@@ -228,14 +228,28 @@ fn plain_cell(value: &str) -> bool {
             .all(|c| c != '\'' && !c.is_whitespace() && !c.is_control())
 }
 
+/// The values written `@K` in the table, each once, in order of first use.
+#[derive(Default)]
+struct ValueRefs {
+    quoted: Vec<String>,
+    index: HashMap<String, usize>,
+}
+
+impl ValueRefs {
+    /// K for `text`, given a new K on first use.
+    fn index_of(&mut self, text: String) -> usize {
+        if let Some(&k) = self.index.get(&text) {
+            return k;
+        }
+        self.quoted.push(shell_word(&text));
+        self.index.insert(text, self.quoted.len() - 1);
+        self.quoted.len() - 1
+    }
+}
+
 /// Writes the cells of task `t`'s row, each followed by `\0`, into `out`; values that
-/// are not plain cells become `@K`, K their index in `values` (first use, no repeats).
-fn row_cells(
-    plan: &Plan,
-    t: &plan::Task,
-    values: &mut (Vec<String>, HashMap<String, usize>),
-    out: &mut String,
-) {
+/// are not plain cells become `@K` (see `ValueRefs`).
+fn row_cells(plan: &Plan, t: &plan::Task, values: &mut ValueRefs, out: &mut String) {
     out.push_str(&t.name);
     out.push('\0');
     out.push_str(&plan.groups[t.group].ident);
@@ -269,16 +283,7 @@ fn row_cells(
         if plain_cell(&text) {
             out.push_str(&text);
         } else {
-            let (list, index) = values;
-            let k = match index.get(&text) {
-                Some(&k) => k,
-                None => {
-                    list.push(shell_word(&text));
-                    index.insert(text, list.len() - 1);
-                    list.len() - 1
-                }
-            };
-            let _ = write!(out, "@{k}");
+            let _ = write!(out, "@{}", values.index_of(text));
         }
         out.push('\0');
     }
@@ -291,7 +296,7 @@ fn table(plan: &Plan) -> Table {
     let header = ["name", "group", "replica", "after", "nodes", "gpus"];
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     let mut cells = String::new();
-    let mut values = (Vec::new(), HashMap::new());
+    let mut values = ValueRefs::default();
     for t in &plan.tasks {
         cells.clear();
         row_cells(plan, t, &mut values, &mut cells);
@@ -310,7 +315,6 @@ fn table(plan: &Plan) -> Table {
         line.push_str("values");
     }
     let mut rows = String::with_capacity(plan.tasks.len() * 96 + 128);
-    let mut values = (Vec::new(), HashMap::new());
     for t in &plan.tasks {
         cells.clear();
         row_cells(plan, t, &mut values, &mut cells);
@@ -328,7 +332,7 @@ fn table(plan: &Plan) -> Table {
         header: line.trim_end().to_string(),
         rows,
         values: values
-            .0
+            .quoted
             .into_iter()
             .enumerate()
             .map(|(k, v)| format!("SFLOW_VALUE[{k}]={v}"))
