@@ -185,7 +185,7 @@ sflow_find_nodes() {
     done
   fi
   # Names the resolver does not know: ask each node once, in one step.
-  if [[ " ${SFLOW_NODE_IP[*]} " == *"  "* || -z ${SFLOW_NODE_IP[0]} ]]; then
+  if [[ " ${SFLOW_NODE_IP[*]} " == *"  "* ]]; then
     while read -r name ip _; do
       for ((k = 0; k < ${#SFLOW_NODE_NAME[@]}; k++)); do
         [[ ${SFLOW_NODE_NAME[k]} == "$name" && -z ${SFLOW_NODE_IP[k]} ]] && SFLOW_NODE_IP[k]=$ip
@@ -318,17 +318,10 @@ sflow_build_command() {
   done
   sflow_exports SFLOW_G_EXPORT_NAMES SFLOW_G_EXPORT_VALUES
   local env=$SFLOW_ENV_TEXT$SFLOW_EXPORTS q
-  printf -v q 'export SFLOW_REPLICA_INDEX=%q SFLOW_TASK_ASSIGNED_NODE_NAMES=%q SFLOW_TASK_ASSIGNED_NODE_IPS=%q\n' \
-    "${SFLOW_TABLE[p + 2]}" "$names" "$ips"
-  env+=$q
-  printf -v q 'export SFLOW_WORKSPACE_DIR=%q SFLOW_OUTPUT_DIR=%q SFLOW_WORKFLOW_OUTPUT_DIR=%q SFLOW_TASK_OUTPUT_DIR=%q SFLOW_TASK_RESULT_FILE=%q SFLOW_WORKFLOW_RESULT_FILE=%q\n' \
-    "$SFLOW_WORKSPACE_DIR" "$SFLOW_OUTPUT_DIR" "$SFLOW_RUN_DIR" "$dir" "$dir/result.json" "$SFLOW_RUN_DIR/results.json"
-  env+=$q
-  if [[ $SFLOW_G_BACKEND != local ]]; then
-    printf -v q 'export SFLOW_BACKEND_JOB_ID=%q SFLOW_BACKEND_NODELIST=%q SFLOW_BACKEND_NUM_NODES=%q\n' \
-      "${SLURM_JOB_ID:-}" "${SLURM_JOB_NODELIST:-${SLURM_NODELIST:-}}" "${SLURM_NNODES:-${#SFLOW_NODE_NAME[@]}}"
-    env+=$q
-  fi
+  printf -v q 'export SFLOW_REPLICA_INDEX=%q SFLOW_TASK_ASSIGNED_NODE_NAMES=%q SFLOW_TASK_ASSIGNED_NODE_IPS=%q SFLOW_TASK_OUTPUT_DIR=%q SFLOW_TASK_RESULT_FILE=%q\n' \
+    "${SFLOW_TABLE[p + 2]}" "$names" "$ips" "$dir" "$dir/result.json"
+  env+=$q$SFLOW_RUN_ENV
+  [[ $SFLOW_G_BACKEND != local ]] && env+=$SFLOW_SLURM_ENV
   [[ $gpus != - ]] && env+="export SFLOW_GPU_PLAN=$gpus"$'\n'
   SFLOW_TASK_ENV=$env SFLOW_TASK_IPS=$ips
   local script=$SFLOW_G_SCRIPT
@@ -338,7 +331,9 @@ sflow_build_command() {
   local arg
   # Linux caps one argument at 128 KiB: a longer body goes through a file in the task's
   # directory (which a step's nodes must then see, like any shared run directory).
-  local -a run=(bash -c "$body")
+  # (Declared, then assigned: `local -a run=(…)` would parse the body as shell text again.)
+  local -a run
+  run=(bash -c "$body")
   SFLOW_BODY_FILE=''
   if ((${#body} > 100000)); then
     SFLOW_BODY_FILE=$dir/$name.sh SFLOW_BODY=$body
@@ -388,8 +383,7 @@ sflow_runner() {
   [[ -n $SFLOW_BODY_FILE ]] && printf '%s\n' "$SFLOW_BODY" >"$SFLOW_BODY_FILE"
   if [[ ${SFLOW_G_LAUNCH[0]} == python ]]; then
     eval "$SFLOW_TASK_ENV"
-    # shellcheck disable=SC1090
-    source <(printf '%s\n' "$SFLOW_STEP_PRELUDE")
+    eval "$SFLOW_STEP_PRELUDE"
   fi
   {
     printf '# attempt %s of %s\n' "$a" "$name"
@@ -429,9 +423,8 @@ sflow_runner() {
     ((ok == SFLOW_G_READY_PROBES)) && echo "probe-ok $i $a final" >&"$SFLOW_FIFO_FD"
   fi
   if ((rc == 0 && stopping == 0)) && [[ -n $SFLOW_G_BASE ]]; then
-    local fails
-    fails=$(sflow_collect "$i" "$a")
-    [[ -n $fails ]] && echo "result-failed $i $a $fails" >&"$SFLOW_FIFO_FD"
+    sflow_collect "$i" "$a"
+    [[ -n $SFLOW_FAILS ]] && echo "result-failed $i $a $SFLOW_FAILS" >&"$SFLOW_FIFO_FD"
   fi
   echo "exit $i $a $rc" >&"$SFLOW_FIFO_FD"
 }
@@ -701,7 +694,7 @@ END {
 SFLOW_AWK
 read -r -d '' SFLOW_AWK_TABLE <<'SFLOW_AWK' || true
 # Input: results.tsv rows "position \t task \t base \t replica \t sweep pairs \t value pairs
-# \t gates", sorted by position (a pair is
+# \t gates", in planned order (a pair is
 # name \037 JSON value; pairs joined by \036). Output: results.csv (-v mode=csv) or the
 # summary's table (mode=table): one row per task, its swept values, then its values.
 BEGIN { FS = "\t" }
@@ -763,10 +756,12 @@ END {
 }
 SFLOW_AWK
 
-# sflow_collect I A: writes the task's result files; prints failed gates (one line).
+# sflow_collect I A: writes the task's result files; sets SFLOW_FAILS to the failed
+# gates (one line, empty when none).
 sflow_collect() {
   local i=$1 a=$2 name=${SFLOW_TABLE[SFLOW_T_AT[$1]]} dir lines k out
   local d=$'\001' s=$'\002' e=$'\003'
+  SFLOW_FAILS=''
   dir=$SFLOW_RUN_DIR/$name
   lines=$dir/.lines
   rm -f "$dir/.result."*
@@ -801,30 +796,39 @@ sflow_collect() {
       IFS= read -r out && printf '%s\n' "$out" >"$dir/.result.row"
     } <"$dir/.result.out"
     if [[ -s $dir/.result.fails ]]; then
-      local fail all=''
-      while IFS= read -r fail; do all+=${all:+; }$fail; done <"$dir/.result.fails"
-      printf '%s\n' "$all"
+      local fail
+      while IFS= read -r fail; do SFLOW_FAILS+=${SFLOW_FAILS:+; }$fail; done <"$dir/.result.fails"
     fi
   fi
   rm -f "$lines" "$dir/.result.out" "$dir/.result.fails"
 }
 
-# Adds task i's result to results.json and results.csv's rows (once, when it ends).
+# Adds task i's result to results.json's entries and results.csv's rows (once, when it
+# ends). Both are kept by planned position, so the files list tasks in planned order
+# whatever order they ended in. results.json is rewritten now when task i has dependents
+# (they may read it), otherwise when the run ends.
+declare -a SFLOW_RESULT_ENTRY=() SFLOW_RESULT_ROW=()
+SFLOW_RESULTS_STALE=0
 sflow_index_result() {
-  local dir=$SFLOW_RUN_DIR/${SFLOW_TABLE[SFLOW_T_AT[$1]]}
+  local dir=$SFLOW_RUN_DIR/${SFLOW_TABLE[SFLOW_T_AT[$1]]} entry row
   [[ -f $dir/.result.index ]] || return 0
-  # Entries and rows carry the task's planned position, so both files list tasks in
-  # planned order whatever order they ended in.
-  printf '%s\t%s' "$1" "$(<"$dir/.result.index")" >>"$SFLOW_RUN_DIR/.sflow/results.index"
-  printf '\n' >>"$SFLOW_RUN_DIR/.sflow/results.index"
-  printf '%s\t%s\n' "$1" "$(<"$dir/.result.row")" >>"$SFLOW_RUN_DIR/.sflow/results.tsv"
+  IFS= read -r entry <"$dir/.result.index"
+  IFS= read -r row <"$dir/.result.row"
   rm -f "$dir/.result.index" "$dir/.result.row"
+  SFLOW_RESULT_ENTRY[$1]=$entry SFLOW_RESULT_ROW[$1]=$row SFLOW_RESULTS_STALE=1
+  [[ -n ${SFLOW_T_NEXT[$1]:-} ]] && sflow_write_results
+  return 0
+}
+
+# Writes results.json from SFLOW_RESULT_ENTRY (in index order: planned order).
+sflow_write_results() {
+  local body
+  printf -v body '  %s,\n' "${SFLOW_RESULT_ENTRY[@]}"
   {
     printf '{"schema_version": "sflow.results.v1", "workflow": "%s", "tasks": {\n' "$SFLOW_WORKFLOW_NAME"
-    sort -t "$(printf '\t')" -k 1,1n "$SFLOW_RUN_DIR/.sflow/results.index" |
-      awk 'NR > 1 { printf ",\n" } { sub(/^[0-9]+\t/, ""); printf "  %s", $0 } END { if (NR) printf "\n" }'
-    printf '}}\n'
+    printf '%s\n}}\n' "${body%,$'\n'}"
   } >"$SFLOW_RUN_DIR/results.json.new" && mv -f "$SFLOW_RUN_DIR/results.json.new" "$SFLOW_RUN_DIR/results.json"
+  SFLOW_RESULTS_STALE=0
 }
 
 # ── probes ───────────────────────────────────────────────────────────────────
@@ -872,6 +876,19 @@ sflow_probe_parse() {
     IFS=, read -r -a ips <<<"$SFLOW_TASK_IPS"
     if ((P_EACH)); then P_HOSTS=("${ips[@]}"); else P_HOSTS=("${ips[0]:-127.0.0.1}"); fi
   fi
+  # HTTP headers go to curl in a file (no header value on a command line), written
+  # once per parse rather than per check.
+  if [[ $P_TYPE == http_* ]]; then
+    P_HDRS=$SFLOW_RUN_DIR/.sflow/probe-headers.$BASHPID
+    local type=0
+    for h in "${P_HEADERS[@]}"; do
+      [[ ${h,,} == content-type:* ]] && type=1
+    done
+    {
+      ((${#P_HEADERS[@]})) && printf '%s\n' "${P_HEADERS[@]}"
+      [[ $P_METHOD == POST ]] && ((!type)) && printf '%s\n' 'Content-Type: text/plain; charset=utf-8'
+    } >"$P_HDRS"
+  fi
 }
 
 # One check of the parsed probe; status 0 when it passes.
@@ -885,29 +902,19 @@ sflow_probe_check() {
       ;;
     http_get | http_post)
       local -a args=(--globoff --silent --output /dev/null --write-out '%{http_code}' --max-time "$P_CHECK_TIMEOUT" --proto '=http,https' --request "$P_METHOD")
-      local hdrs=$SFLOW_RUN_DIR/.sflow/probe-headers.$BASHPID type=0
-      : >"$hdrs"
-      for h in "${P_HEADERS[@]}"; do
-        printf '%s\n' "$h" >>"$hdrs"
-        [[ ${h,,} == content-type:* ]] && type=1
-      done
-      if [[ $P_METHOD == POST ]]; then
-        ((type)) || printf '%s\n' 'Content-Type: text/plain; charset=utf-8' >>"$hdrs"
-        args+=(--data-binary @-)
-      fi
-      args+=(--header "@$hdrs" --url "$P_URL")
+      [[ $P_METHOD == POST ]] && args+=(--data-binary @-)
+      args+=(--header "@$P_HDRS" --url "$P_URL")
       code=$(printf '%s' "$P_BODY" | curl "${args[@]}" 2>/dev/null)
       [[ $code == [23][0-9][0-9] ]]
       ;;
     log_watch)
-      for f in "${P_LOGS[@]}"; do
-        [[ -f $f ]] || continue
-        if ((P_REGEX)); then
-          n=$((n + $(cut -d ' ' -f 8- "$f" | grep -o -E -e "$P_PATTERN" | wc -l)))
-        else
-          n=$((n + $(cut -d ' ' -f 8- "$f" | grep -o -F -e "$P_PATTERN" | wc -l)))
-        fi
-      done
+      # Matches across every log that exists (cut ends each file's last line, so no
+      # match spans two files), past the timestamp fields.
+      local mode=-F
+      local -a logs=()
+      ((P_REGEX)) && mode=-E
+      for f in "${P_LOGS[@]}"; do [[ -f $f ]] && logs+=("$f"); done
+      ((${#logs[@]})) && n=$(cut -d ' ' -f 8- "${logs[@]}" | grep -o "$mode" -e "$P_PATTERN" | wc -l)
       ((n >= P_COUNT))
       ;;
   esac
@@ -918,7 +925,7 @@ sflow_probe_check() {
 # or "probe-timeout" once timeout seconds have passed since launch. Failure:
 # reports "probe-failed" after failure_threshold matching checks in a row.
 sflow_probe_loop() {
-  local i=$1 a=$2 role=$3 streak=0 launched=$SFLOW_LAUNCHED_AT
+  local i=$1 a=$2 role=$3 streak=0 launched=${SFLOW_LAUNCH_T[$1]}
   sflow_probe_parse "$i" "${@:4}"
   exec >/dev/null 2>&1
   sleep "$P_DELAY"
@@ -948,12 +955,12 @@ sflow_probe_loop() {
 # Task states: pending, waiting (retry back-off), running, ready (a service
 # whose readiness probes passed), done, failed, stopped, skipped.
 declare -a SFLOW_ST=() SFLOW_ATTEMPT=() SFLOW_PID=() SFLOW_START=() SFLOW_END=()
-declare -a SFLOW_RC=() SFLOW_WHY=() SFLOW_SERVICE=() SFLOW_OK_PROBES=() SFLOW_NEED_PROBES=()
+declare -a SFLOW_RC=() SFLOW_WHY=() SFLOW_OK_PROBES=() SFLOW_NEED_PROBES=()
 declare -a SFLOW_DEADLINE=() SFLOW_RETRY_AT=() SFLOW_FREED=() SFLOW_KILLER=()
 declare -a SFLOW_GATE_WHY=() SFLOW_SRUN=() SFLOW_RETRIES=() SFLOW_INTERVAL=() SFLOW_BACKOFF=() SFLOW_KILL_WHY=() SFLOW_LAUNCH_T=()
 declare -A SFLOW_TIMED=()
 declare -a SFLOW_SWEEPERS=() SFLOW_SWEPT=()
-SFLOW_UNSETTLED=0 SFLOW_FAILED=0 SFLOW_STOPPING=0 SFLOW_EXIT=0
+SFLOW_UNSETTLED=0 SFLOW_FAILED=0 SFLOW_STOPPING=0 SFLOW_WF_DEADLINE=0
 
 # Starts attempt SFLOW_ATTEMPT[i]+1 of task i.
 sflow_launch_task() {
@@ -969,7 +976,7 @@ sflow_launch_task() {
     values+=("$v")
   done
   "sflow_group_$group" "${values[@]}"
-  SFLOW_SERVICE[i]=$((SFLOW_G_READY_PROBES > 0)) SFLOW_GATE_WHY[i]=''
+  SFLOW_GATE_WHY[i]=''
   SFLOW_SRUN[i]=0
   [[ ${SFLOW_G_LAUNCH[0]} == srun ]] && SFLOW_SRUN[i]=1
   SFLOW_NEED_PROBES[i]=$SFLOW_G_READY_PROBES SFLOW_OK_PROBES[i]=0
@@ -977,7 +984,7 @@ sflow_launch_task() {
   SFLOW_BACKOFF[i]=$SFLOW_G_RETRY_BACKOFF
   sflow_build_command "$i"
   sflow_clock
-  SFLOW_LAUNCHED_AT=$SFLOW_NOW SFLOW_LAUNCH_T[i]=$SFLOW_NOW
+  SFLOW_LAUNCH_T[i]=$SFLOW_NOW
   [[ -z ${SFLOW_START[i]:-} ]] && SFLOW_START[i]=$SFLOW_NOW
   set -m
   sflow_runner "$i" "$a" &
@@ -1040,13 +1047,23 @@ sflow_kill_async() {
   local i=$1 pg=${SFLOW_PID[$1]}
   SFLOW_KILL_WHY[i]=$2
   sflow_term "$i"
+  sflow_kill_later "exit $i ${SFLOW_ATTEMPT[i]} 137" "-$pg"
+  SFLOW_KILLER[i]=$SFLOW_BG
+}
+
+# sflow_kill_later EVENT -PGID…: a background timer (in its own process group, PID in
+# SFLOW_BG) that sends SIGKILL to the process groups after the grace period and then,
+# if that reached any and EVENT is not empty, writes EVENT to main's FIFO.
+sflow_kill_later() {
+  local event=$1
+  shift
   set -m
   (
     exec >/dev/null 2>&1
     sleep "$SFLOW_STOP_GRACE"
-    kill -KILL -- "-$pg" && echo "exit $i ${SFLOW_ATTEMPT[i]} 137" >&"$SFLOW_FIFO_FD"
+    kill -KILL -- "$@" && [[ -n $event ]] && echo "$event" >&"$SFLOW_FIFO_FD"
   ) &
-  SFLOW_KILLER[i]=$!
+  SFLOW_BG=$!
   set +m
 }
 
@@ -1056,15 +1073,8 @@ sflow_reap() {
   local pg=${SFLOW_PID[$1]}
   kill -0 -- "-$pg" 2>/dev/null || return 0
   kill -TERM -- "-$pg" 2>/dev/null
-  set -m
-  (
-    exec >/dev/null 2>&1
-    sleep "$SFLOW_STOP_GRACE"
-    kill -KILL -- "-$pg"
-  ) &
-  SFLOW_SWEEPERS+=("$!")
-  set +m
-  SFLOW_SWEPT+=("$pg")
+  sflow_kill_later '' "-$pg"
+  SFLOW_SWEEPERS+=("$SFLOW_BG") SFLOW_SWEPT+=("$pg")
 }
 
 # Task i's attempt ended with status rc (or was killed for a reason).
@@ -1086,7 +1096,7 @@ sflow_on_exit() {
   if [[ -z $why ]]; then
     if ((rc == 0)) && [[ -n ${SFLOW_GATE_WHY[i]:-} ]]; then
       why="result gate failed: ${SFLOW_GATE_WHY[i]}"
-    elif ((rc == 0)) && ((SFLOW_SERVICE[i])) && ((!was_ready)); then
+    elif ((rc == 0 && SFLOW_NEED_PROBES[i] > 0 && !was_ready)); then
       why="exited before it was ready"
     elif ((rc != 0)); then
       why="exited with status $rc"
@@ -1116,7 +1126,6 @@ sflow_on_exit() {
   SFLOW_UNSETTLED=$((SFLOW_UNSETTLED - 1))
   SFLOW_FAILED=$((SFLOW_FAILED + 1))
   sflow_event "FAILED $name: $why (see $SFLOW_RUN_DIR/$name/$name.log)"
-  ((SFLOW_EXIT)) || SFLOW_EXIT=1
 }
 
 # Readiness probe k of task i passed.
@@ -1154,10 +1163,7 @@ sflow_timers() {
     fi
     ((next == 0 || t < next)) && next=$t
   done
-  if ((SFLOW_WORKFLOW_TIMEOUT > 0)); then
-    t=$((SFLOW_T0 + SFLOW_WORKFLOW_TIMEOUT * 1000))
-    ((next == 0 || t < next)) && next=$t
-  fi
+  ((SFLOW_WF_DEADLINE > 0 && (next == 0 || SFLOW_WF_DEADLINE < next))) && next=$SFLOW_WF_DEADLINE
   SFLOW_WAIT_S=''
   if ((next > 0)); then
     t=$((next - SFLOW_NOW))
@@ -1170,20 +1176,11 @@ sflow_timers() {
 # their process groups after the grace period; waits until every one is gone.
 sflow_stop_tasks() {
   (($#)) || return 0
-  local i pid killer groups=() pids=()
-  for i; do
-    pids+=("${SFLOW_PID[i]}")
-    groups+=("-${SFLOW_PID[i]}")
-  done
+  local i pid killer pids=()
+  for i; do pids+=("${SFLOW_PID[i]}"); done
   sflow_term "$@"
-  set -m
-  (
-    exec >/dev/null 2>&1
-    sleep "$SFLOW_STOP_GRACE"
-    kill -KILL -- "${groups[@]}"
-  ) &
-  killer=$!
-  set +m
+  sflow_kill_later '' "${pids[@]/#/-}"
+  killer=$SFLOW_BG
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
   # Processes a task left behind in its group (ignoring SIGTERM) get the SIGKILL.
   local left=0
@@ -1234,11 +1231,11 @@ sflow_on_signal() {
 
 sflow_fmt_time() { printf -v "$1" '%(%H:%M:%S)T' $(($2 / 1000)); }
 
-# Writes the summary table (stdout and summary.txt) and exits with $1.
 # The summary table for exit code $1, into summary.txt (and on stdout unless $2 is
 # "quiet").
 sflow_summary() {
   local code=$1 i start dur rc line
+  ((SFLOW_RESULTS_STALE)) && sflow_write_results
   {
     printf '\n%-32s %-8s %8s %9s %9s %5s  %s\n' TASK STATE ATTEMPTS START DURATION EXIT NOTE
     for i in "${!SFLOW_T_AT[@]}"; do
@@ -1257,11 +1254,13 @@ sflow_summary() {
       124) printf '\nsflow: workflow %s timed out\n' "$SFLOW_WORKFLOW_NAME" ;;
       *) printf '\nsflow: workflow %s failed (exit %s)\n' "$SFLOW_WORKFLOW_NAME" "$code" ;;
     esac
-    if [[ -s $SFLOW_RUN_DIR/.sflow/results.tsv ]]; then
+    if ((${#SFLOW_RESULT_ROW[@]})); then
       printf '\nResults (results.json, results.csv):\n'
-      sort -t "$(printf '\t')" -k 1,1n "$SFLOW_RUN_DIR/.sflow/results.tsv" >"$SFLOW_RUN_DIR/.sflow/results.sorted"
-      awk -v mode=table "$SFLOW_AWK_TABLE" "$SFLOW_RUN_DIR/.sflow/results.sorted"
-      awk -v mode=csv "$SFLOW_AWK_TABLE" "$SFLOW_RUN_DIR/.sflow/results.sorted" >"$SFLOW_RUN_DIR/results.csv"
+      for i in "${!SFLOW_RESULT_ROW[@]}"; do
+        printf '%s\t%s\n' "$i" "${SFLOW_RESULT_ROW[i]}"
+      done >"$SFLOW_RUN_DIR/.sflow/results.tsv"
+      awk -v mode=table "$SFLOW_AWK_TABLE" "$SFLOW_RUN_DIR/.sflow/results.tsv"
+      awk -v mode=csv "$SFLOW_AWK_TABLE" "$SFLOW_RUN_DIR/.sflow/results.tsv" >"$SFLOW_RUN_DIR/results.csv"
       printf '\n'
     fi
     printf 'sflow: logs in %s\n' "$SFLOW_RUN_DIR"
@@ -1306,6 +1305,11 @@ sflow_init() {
   sflow_find_nodes
   sflow_exports SFLOW_ENV_NAMES SFLOW_ENV_VALUES
   SFLOW_ENV_TEXT=$SFLOW_EXPORTS
+  # The exports every task's step gets after its own (the Slurm ones on Slurm only).
+  printf -v SFLOW_RUN_ENV 'export SFLOW_WORKSPACE_DIR=%q SFLOW_OUTPUT_DIR=%q SFLOW_WORKFLOW_OUTPUT_DIR=%q SFLOW_WORKFLOW_RESULT_FILE=%q\n' \
+    "$SFLOW_WORKSPACE_DIR" "$SFLOW_OUTPUT_DIR" "$SFLOW_RUN_DIR" "$SFLOW_RUN_DIR/results.json"
+  printf -v SFLOW_SLURM_ENV 'export SFLOW_BACKEND_JOB_ID=%q SFLOW_BACKEND_NODELIST=%q SFLOW_BACKEND_NUM_NODES=%q\n' \
+    "${SLURM_JOB_ID:-}" "${SLURM_JOB_NODELIST:-${SLURM_NODELIST:-}}" "${SLURM_NNODES:-${#SFLOW_NODE_NAME[@]}}"
   for k in "${!SFLOW_FILE_PATHS[@]}"; do
     path=${SFLOW_FILE_PATHS[k]} text=${SFLOW_FILE_TEXTS[k]}
     sflow_fill path
@@ -1317,7 +1321,7 @@ sflow_init() {
   mkfifo "$fifo" || sflow_die "cannot create $fifo"
   exec {SFLOW_FIFO_FD}<>"$fifo"
   sflow_clock
-  SFLOW_T0=$SFLOW_NOW
+  ((SFLOW_WORKFLOW_TIMEOUT > 0)) && SFLOW_WF_DEADLINE=$((SFLOW_NOW + SFLOW_WORKFLOW_TIMEOUT * 1000))
   sflow_event "workflow $SFLOW_WORKFLOW_NAME: ${#SFLOW_T_AT[@]} tasks, run directory $SFLOW_RUN_DIR"
 }
 
@@ -1330,15 +1334,12 @@ sflow_main() {
   # One state per task, filled in bulk (a loop costs microseconds per task).
   printf -v fill '%*s' "$n" ''
   # shellcheck disable=SC2206
-  SFLOW_ST=(${fill// / pending}) SFLOW_ATTEMPT=(${fill// / 0}) SFLOW_FREED=(${fill// / 0}) SFLOW_SERVICE=(${fill// / 0})
+  SFLOW_ST=(${fill// / pending}) SFLOW_ATTEMPT=(${fill// / 0}) SFLOW_FREED=(${fill// / 0})
   SFLOW_UNSETTLED=$n
-  for i in "${SFLOW_ROOTS[@]}"; do
-    [[ ${SFLOW_ST[i]} == pending ]] && sflow_launch_task "$i"
-  done
+  for i in "${SFLOW_ROOTS[@]}"; do sflow_launch_task "$i"; done
   while ((SFLOW_UNSETTLED > 0 && SFLOW_FAILED == 0)); do
     sflow_timers
-    ((SFLOW_UNSETTLED > 0 && SFLOW_FAILED == 0)) || break
-    if ((SFLOW_WORKFLOW_TIMEOUT > 0)) && ((SFLOW_NOW >= SFLOW_T0 + SFLOW_WORKFLOW_TIMEOUT * 1000)); then
+    if ((SFLOW_WF_DEADLINE > 0 && SFLOW_NOW >= SFLOW_WF_DEADLINE)); then
       SFLOW_STOPPING=1
       sflow_event "workflow timeout (${SFLOW_WORKFLOW_TIMEOUT}s) reached: stopping every task"
       sflow_stop_all "workflow timeout"
