@@ -153,6 +153,7 @@ pub fn expand(env: &Env, wf: &Workflow) -> Option<Expanded> {
         }
         bases.push(base);
     }
+    // From here on, bases[i] is the base of task declaration i (base.decl == i).
     if env.has_errors() || bases.len() != wf.tasks.len() {
         return None;
     }
@@ -744,13 +745,7 @@ fn replica_name(decl: &TaskDecl, base: &Base, index: usize, sweep: &[Value]) -> 
     for v in sweep {
         name.push('_');
         let text = v.to_plain_string().unwrap_or_default();
-        name.extend(text.chars().map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        }));
+        name.extend(text.chars().map(crate::syntax::ident_char));
     }
     name
 }
@@ -806,29 +801,12 @@ fn dependent_keys(env: &Env, t: usize, swept: &[String]) -> HashSet<VarKey> {
     let mut memo: HashMap<VarKey, bool> = HashMap::new();
     for name in env.visible_names(Level::Task(t)) {
         if let Some(key) = env.find(Level::Task(t), &name)
-            && depends(env, key, swept, &mut memo)
+            && env.reads_any(key, swept, &mut memo)
         {
             out.insert(key);
         }
     }
     out
-}
-
-fn depends(env: &Env, key: VarKey, swept: &[String], memo: &mut HashMap<VarKey, bool>) -> bool {
-    if let Some(&d) = memo.get(&key) {
-        return d;
-    }
-    memo.insert(key, false);
-    let mut refs = Vec::new();
-    env.decl(key).value.variable_refs(&mut refs);
-    let d = refs.iter().any(|r| {
-        swept.contains(r)
-            || env
-                .find(key.0, r)
-                .is_some_and(|k| k != key && depends(env, k, swept, memo))
-    });
-    memo.insert(key, d);
-    d
 }
 
 /// Evaluates each concrete task's resources, once per task declaration unless a
@@ -988,22 +966,17 @@ fn eval_res(env: &Env, base: &Base, decl: &TaskDecl, replica: Option<&Replica>) 
 /// two (source, target) pairs below coincide.
 fn wire(bases: &[Base], tasks: &mut [Concrete], deps: &[Vec<usize>]) -> Vec<(usize, usize)> {
     let mut edges = Vec::new();
-    let base_of_decl: HashMap<usize, usize> = bases
-        .iter()
-        .enumerate()
-        .map(|(b, base)| (base.decl, b))
-        .collect();
     let mut add = |from: usize, to: usize, tasks: &mut [Concrete]| {
         edges.push((from, to));
         tasks[to].deps.push(from);
     };
-    for (b, base) in bases.iter().enumerate() {
+    for base in bases {
         let targets: &[usize] = match base.policy {
             Policy::Sequential => &base.replicas[..1.min(base.replicas.len())],
             Policy::Parallel => &base.replicas,
         };
         for &dep_decl in &deps[base.decl] {
-            let dep = &bases[base_of_decl[&dep_decl]];
+            let dep = &bases[dep_decl];
             let sources: &[usize] = match dep.policy {
                 Policy::Sequential => &dep.replicas[dep.replicas.len().saturating_sub(1)..],
                 Policy::Parallel => &dep.replicas,
@@ -1015,7 +988,7 @@ fn wire(bases: &[Base], tasks: &mut [Concrete], deps: &[Vec<usize>]) -> Vec<(usi
             }
         }
         if base.policy == Policy::Sequential {
-            for pair in bases[b].replicas.windows(2) {
+            for pair in base.replicas.windows(2) {
                 add(pair[0], pair[1], tasks);
             }
         }

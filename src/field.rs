@@ -61,14 +61,6 @@ impl Field {
         }
     }
 
-    /// A field holding a value made by the compiler (e.g. a default).
-    pub fn literal(value: Value, span: Span) -> Field {
-        Field {
-            node: Node::new(span, NodeValue::Null),
-            kind: FieldKind::Lit(value),
-        }
-    }
-
     pub fn span(&self) -> Span {
         self.node.span
     }

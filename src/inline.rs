@@ -160,7 +160,7 @@ fn inlinable(wf: &Workflow, sources: &Sources) -> (HashMap<String, Value>, BTree
         if swept.iter().any(|s| s == name) {
             continue;
         }
-        if reaches(&env, key, &swept, &mut memo) {
+        if env.reads_any(key, &swept, &mut memo) {
             keep(name, Kept::DerivedFromSweep);
             continue;
         }
@@ -175,24 +175,6 @@ fn inlinable(wf: &Workflow, sources: &Sources) -> (HashMap<String, Value>, BTree
     }
     values.retain(|name, _| !kept.contains_key(name));
     (values, kept)
-}
-
-/// Whether a variable's value reads a swept variable, directly or through others.
-fn reaches(env: &Env, key: VarKey, swept: &[String], memo: &mut HashMap<VarKey, bool>) -> bool {
-    if let Some(&known) = memo.get(&key) {
-        return known;
-    }
-    memo.insert(key, false);
-    let mut refs = Vec::new();
-    env.decl(key).value.variable_refs(&mut refs);
-    let found = refs.iter().any(|r| {
-        swept.contains(r)
-            || env
-                .find(key.0, r)
-                .is_some_and(|k| k != key && reaches(env, k, swept, memo))
-    });
-    memo.insert(key, found);
-    found
 }
 
 /// A value that can be written as an expression literal and as YAML (no runtime pieces,

@@ -218,12 +218,7 @@ fn check_output_pattern(pattern: &str) -> Result<(), String> {
                 }
                 let field: String = chars.by_ref().take_while(|&c| c != '}').collect();
                 let (name, kind) = field.split_once(':').unwrap_or((&field, ""));
-                let ident = name
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                if !ident {
+                if !crate::syntax::is_identifier(name) {
                     return Err(format!("`{{{field}}}`: name each field, e.g. `{{ttft:f}}`"));
                 }
                 if !matches!(kind, "" | "d" | "f" | "g" | "e" | "w") {
@@ -1024,7 +1019,7 @@ impl Builder<'_, '_> {
             out.extend(rest);
             return Some(out);
         }
-        if let Some(f) = image.filter(|_| true)
+        if let Some(f) = image
             && !matches!(f.kind, FieldKind::Lit(Value::None))
         {
             let w = self.word(&f, "container_image", &|v| text_of(v))?;
@@ -1565,16 +1560,7 @@ fn expr_source(line: &Field, start: usize) -> String {
 }
 
 fn ident_for(name: &str, idents: &mut HashMap<String, usize>) -> String {
-    let base: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let base: String = name.chars().map(crate::syntax::ident_char).collect();
     let n = idents.entry(base.clone()).or_insert(0);
     *n += 1;
     if *n == 1 { base } else { format!("{base}_{n}") }

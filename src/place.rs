@@ -69,11 +69,6 @@ pub fn place(env: &Env, x: &Expanded) -> Option<Vec<Placement>> {
 }
 
 impl Planner<'_> {
-    fn backend(&self, id: usize) -> (&Backend, usize) {
-        let base = &self.x.bases[self.x.tasks[id].base];
-        (&base.backend, base.backend_index)
-    }
-
     /// Whether `owner` is a transitive dependency of `task`.
     fn is_ancestor(&mut self, owner: usize, task: usize) -> bool {
         if self.pos[owner] >= self.pos[task] {
@@ -185,8 +180,8 @@ impl Planner<'_> {
         let task = &self.x.tasks[id];
         let base = &self.x.bases[task.base];
         let res: &Res = &task.res;
-        let (backend, b) = self.backend(id);
-        let backend = backend.clone();
+        // The task's backend, shared (an Rc), so `self` stays free to borrow mutably.
+        let (backend, b) = (std::rc::Rc::clone(&base.backend), base.backend_index);
         let n = backend.nodes as usize;
         let ridx = task.index as usize;
         let parallel = base.policy == Policy::Parallel;

@@ -214,13 +214,36 @@ impl<'w> Env<'w> {
             Level::Workflow => &[Level::Workflow, Level::Global],
             Level::Task(_) => &[level, Level::Workflow, Level::Global],
         };
-        let chain: Vec<Level> = chain.to_vec();
-        chain.into_iter().find_map(|l| {
+        chain.iter().find_map(|&l| {
             self.vars
                 .get(&l)
                 .and_then(|(_, names)| names.get(name))
                 .map(|&i| (l, i))
         })
+    }
+
+    /// Whether variable `key`'s value reads any of `names`, directly or through other
+    /// variables (`memo` remembers the answers across calls).
+    pub fn reads_any(
+        &self,
+        key: VarKey,
+        names: &[String],
+        memo: &mut HashMap<VarKey, bool>,
+    ) -> bool {
+        if let Some(&known) = memo.get(&key) {
+            return known;
+        }
+        memo.insert(key, false);
+        let mut refs = Vec::new();
+        self.decl(key).value.variable_refs(&mut refs);
+        let found = refs.iter().any(|r| {
+            names.contains(r)
+                || self
+                    .find(key.0, r)
+                    .is_some_and(|k| k != key && self.reads_any(k, names, memo))
+        });
+        memo.insert(key, found);
+        found
     }
 
     /// Every variable name visible at `level`, for did-you-mean.

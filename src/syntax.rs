@@ -346,6 +346,25 @@ struct Reader<'a> {
     diags: Vec<Diagnostic>,
 }
 
+/// Whether `s` is an identifier: letters, digits and `_`, not starting with a digit (the
+/// names of variables, results and `outputs` fields).
+pub fn is_identifier(s: &str) -> bool {
+    s.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `c` as it may stand in a generated identifier (replica names, function names): `_`
+/// for anything but an ASCII letter, digit or `_`.
+pub fn ident_char(c: char) -> char {
+    if c.is_ascii_alphanumeric() || c == '_' {
+        c
+    } else {
+        '_'
+    }
+}
+
 /// Reads the merged tree; errors and warnings are returned together.
 pub fn read(root: &Node, sources: &Sources) -> (Option<Workflow>, Vec<Diagnostic>) {
     let mut r = Reader {
@@ -670,16 +689,7 @@ impl Reader<'_> {
 
     fn var_name(&mut self, node: &Node) -> Option<Name> {
         let name = self.string(node, "a variable name")?;
-        let valid = name
-            .text
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && name
-                .text
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
+        if !is_identifier(&name.text) {
             self.error(
                 name.span,
                 "bad-name",
@@ -1038,16 +1048,7 @@ impl Reader<'_> {
     }
 
     fn result_name(&mut self, key: &Key) -> Option<Name> {
-        let ok = key
-            .name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && key
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !ok {
+        if !is_identifier(&key.name) {
             self.error(
                 key.span,
                 "bad-name",
