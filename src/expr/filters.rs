@@ -926,11 +926,25 @@ impl Evaluator<'_> {
         divisor: &Value,
         d_loc: Loc,
     ) -> Result<bool, ExprError> {
-        let (Some(a), Some(b)) = (ops::num(v), ops::num(divisor)) else {
+        let Some(a) = ops::num(v) else {
             return Err(if v.is_runtime() {
                 self.runtime_error(call.target, v, "used in arithmetic")
             } else {
                 self.needs(call, "a number", v)
+            });
+        };
+        let Some(b) = ops::num(divisor) else {
+            return Err(if divisor.is_runtime() {
+                self.runtime_error(d_loc, divisor, "used in arithmetic")
+            } else {
+                ExprError::new(
+                    d_loc,
+                    format!(
+                        "`num` of `{}` must be a number, not {}",
+                        call.name,
+                        divisor.type_name()
+                    ),
+                )
             });
         };
         match ops::arith(BinOp::Mod, &number(a), &number(b)) {
@@ -1335,5 +1349,17 @@ mod tests {
         assert_eq!((e.start, e.end), (13, 17));
         let e = eval_err("1.5 | round(precison=1)");
         assert_eq!((e.start, e.end), (12, 22));
+        let e = eval_err("9 is divisibleby('a')");
+        assert_eq!(
+            e.message,
+            "`num` of `divisibleby` must be a number, not str"
+        );
+        assert_eq!((e.start, e.end), (17, 20));
+        let e = eval_err("9 is divisibleby(task.server.nodes[0].name)");
+        assert!(
+            e.message
+                .starts_with("`task.server.nodes[0].name` is known only")
+        );
+        assert_eq!((e.start, e.end), (17, 42));
     }
 }
