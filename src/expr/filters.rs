@@ -421,6 +421,16 @@ impl Evaluator<'_> {
         )
     }
 
+    /// The error for a target that is not a number: text known only in the job, or a
+    /// value of another type.
+    fn not_a_number(&self, call: &Call<'_>, v: &Value) -> ExprError {
+        if v.is_runtime() {
+            self.runtime_error(call.target, v, "used in arithmetic")
+        } else {
+            self.needs(call, "a number", v)
+        }
+    }
+
     /// `item.a.b` as Jinja's `attribute=` reads it: dict keys, and list indices for digits.
     fn attribute_of(&self, item: &Value, path: &str) -> Option<Value> {
         let mut current = item;
@@ -471,10 +481,7 @@ impl Evaluator<'_> {
                 .map(Value::Int)
                 .ok_or_else(|| overflow(call.target)),
             Some(Num::F(x)) => Ok(Value::Float(x.abs())),
-            None if v.is_runtime() => {
-                Err(self.runtime_error(call.target, &v, "used in arithmetic"))
-            }
-            None => Err(self.needs(call, "a number", &v)),
+            None => Err(self.not_a_number(call, &v)),
         }
     }
 
@@ -780,13 +787,7 @@ impl Evaluator<'_> {
         let method = self
             .arg_str(call, method, "method")?
             .unwrap_or_else(|| "common".into());
-        let number = match ops::num(&v) {
-            Some(n) => n,
-            None if v.is_runtime() => {
-                return Err(self.runtime_error(call.target, &v, "used in arithmetic"));
-            }
-            None => return Err(self.needs(call, "a number", &v)),
-        };
+        let number = ops::num(&v).ok_or_else(|| self.not_a_number(call, &v))?;
         match method.as_str() {
             "common" => match number {
                 Num::I(n) => pyfmt::round_int(n, precision)
@@ -926,14 +927,10 @@ impl Evaluator<'_> {
         divisor: &Value,
         d_loc: Loc,
     ) -> Result<bool, ExprError> {
-        let Some(a) = ops::num(v) else {
-            return Err(if v.is_runtime() {
-                self.runtime_error(call.target, v, "used in arithmetic")
-            } else {
-                self.needs(call, "a number", v)
-            });
-        };
-        let Some(b) = ops::num(divisor) else {
+        if ops::num(v).is_none() {
+            return Err(self.not_a_number(call, v));
+        }
+        if ops::num(divisor).is_none() {
             return Err(if divisor.is_runtime() {
                 self.runtime_error(d_loc, divisor, "used in arithmetic")
             } else {
@@ -946,18 +943,11 @@ impl Evaluator<'_> {
                     ),
                 )
             });
-        };
-        match ops::arith(BinOp::Mod, &number(a), &number(b)) {
+        }
+        match ops::arith(BinOp::Mod, v, divisor) {
             Ok(r) => Ok(ops::equals(&r, &Value::Int(0))),
             Err(_) => Err(ExprError::new(d_loc, "division by zero")),
         }
-    }
-}
-
-fn number(n: Num) -> Value {
-    match n {
-        Num::I(i) => Value::Int(i),
-        Num::F(x) => Value::Float(x),
     }
 }
 
