@@ -447,12 +447,14 @@ impl Evaluator<'_> {
         Some(current.clone())
     }
 
-    /// The items, or their `attribute` when given; a missing attribute is an error.
+    /// The items, or their `attribute` when given; a missing attribute is `default`, or an
+    /// error without one.
     fn keyed(
         &self,
         items: &[Value],
         call: &Call<'_>,
         attribute: Option<&str>,
+        default: Option<&Value>,
     ) -> Result<Vec<Value>, ExprError> {
         let Some(path) = attribute else {
             return Ok(items.to_vec());
@@ -461,17 +463,34 @@ impl Evaluator<'_> {
             .iter()
             .enumerate()
             .map(|(i, item)| {
-                self.attribute_of(item, path).ok_or_else(|| {
-                    ExprError::new(
-                        call.target,
-                        format!(
-                            "item {i} of `{}` has no attribute `{path}`",
-                            self.text(call.target)
-                        ),
-                    )
-                })
+                self.attribute_of(item, path)
+                    .or_else(|| default.cloned())
+                    .ok_or_else(|| {
+                        ExprError::new(
+                            call.target,
+                            format!(
+                                "item {i} of `{}` has no attribute `{path}`",
+                                self.text(call.target)
+                            ),
+                        )
+                    })
             })
             .collect()
+    }
+
+    /// The items of `v`, which must not hold text known only in the job (it would be
+    /// `what`), and their keys: the items, or their `attribute` when given.
+    fn keyed_items(
+        &self,
+        v: Value,
+        call: &Call<'_>,
+        attribute: Option<&str>,
+        what: &str,
+    ) -> Result<(Vec<Value>, Vec<Value>), ExprError> {
+        self.require_plain(&v, call.target, what)?;
+        let items = self.items(v, call)?;
+        let keys = self.keyed(&items, call, attribute, None)?;
+        Ok((items, keys))
     }
 
     fn abs(&self, v: Value, call: &Call<'_>) -> Result<Value, ExprError> {
@@ -593,7 +612,7 @@ impl Evaluator<'_> {
             .arg_value(sep)?
             .map_or_else(Text::default, |(s, _)| s.to_text());
         let items = self.items(v, call)?;
-        let items = self.keyed(&items, call, attribute.as_deref())?;
+        let items = self.keyed(&items, call, attribute.as_deref(), None)?;
         let texts: Vec<Text> = items.iter().map(Value::to_text).collect();
         let total = texts
             .iter()
@@ -650,24 +669,9 @@ impl Evaluator<'_> {
             );
         };
         let default = self.arg_value(default)?.map(|(v, _)| v);
-        let mut out = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            match (self.attribute_of(item, &path), &default) {
-                (Some(v), _) => out.push(v),
-                (None, Some(d)) => out.push(d.clone()),
-                (None, None) => {
-                    return Err(ExprError::new(
-                        call.target,
-                        format!(
-                            "item {i} of `{}` has no attribute `{path}`",
-                            self.text(call.target)
-                        ),
-                    )
-                    .with_help("give one with `map(attribute='...', default=VALUE)`"));
-                }
-            }
-        }
-        Ok(Value::List(out))
+        self.keyed(&items, call, Some(&path), default.as_ref())
+            .map(Value::List)
+            .map_err(|e| e.with_help("give one with `map(attribute='...', default=VALUE)`"))
     }
 
     /// Python ordering for `max`, `min` and `sort`, case-insensitive on strings unless
@@ -709,9 +713,7 @@ impl Evaluator<'_> {
     ) -> Result<Val, ExprError> {
         let case_sensitive = self.arg_bool(case_sensitive, false)?;
         let attribute = self.arg_str(call, attribute, "attribute")?;
-        self.require_plain(&v, call.target, "compared")?;
-        let items = self.items(v, call)?;
-        let keys = self.keyed(&items, call, attribute.as_deref())?;
+        let (items, keys) = self.keyed_items(v, call, attribute.as_deref(), "compared")?;
         let wanted = if call.name == "max" {
             Ordering::Greater
         } else {
@@ -836,9 +838,7 @@ impl Evaluator<'_> {
         let reverse = self.arg_bool(reverse, false)?;
         let case_sensitive = self.arg_bool(case_sensitive, false)?;
         let attribute = self.arg_str(call, attribute, "attribute")?;
-        self.require_plain(&v, call.target, "sorted")?;
-        let items = self.items(v, call)?;
-        let keys = self.keyed(&items, call, attribute.as_deref())?;
+        let (items, keys) = self.keyed_items(v, call, attribute.as_deref(), "sorted")?;
         let order: Vec<usize> = (0..items.len()).collect();
         let sorted = merge_sort(order, &mut |a, b| {
             let (ka, kb) = match (keys.get(a), keys.get(b)) {
@@ -869,10 +869,9 @@ impl Evaluator<'_> {
     ) -> Result<Value, ExprError> {
         let attribute = self.arg_str(call, attribute, "attribute")?;
         let start = self.arg_value(start)?.map_or(Value::Int(0), |(s, _)| s);
-        self.require_plain(&v, call.target, "summed")?;
-        let items = self.items(v, call)?;
+        let (_, keys) = self.keyed_items(v, call, attribute.as_deref(), "summed")?;
         let mut total = start;
-        for item in self.keyed(&items, call, attribute.as_deref())? {
+        for item in keys {
             total = ops::arith(BinOp::Add, &total, &item).map_err(|fail| match fail {
                 OpFail::Overflow => overflow(call.target),
                 OpFail::TooLarge => too_large(call.target),
@@ -898,9 +897,7 @@ impl Evaluator<'_> {
     ) -> Result<Value, ExprError> {
         let case_sensitive = self.arg_bool(case_sensitive, false)?;
         let attribute = self.arg_str(call, attribute, "attribute")?;
-        self.require_plain(&v, call.target, "compared")?;
-        let items = self.items(v, call)?;
-        let keys = self.keyed(&items, call, attribute.as_deref())?;
+        let (items, keys) = self.keyed_items(v, call, attribute.as_deref(), "compared")?;
         let mut seen = HashSet::new();
         let mut out = Vec::new();
         for (item, key) in items.into_iter().zip(&keys) {
