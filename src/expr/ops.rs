@@ -342,6 +342,18 @@ fn is_text(v: &Value) -> bool {
     matches!(v, Value::Str(_) | Value::Runtime(_))
 }
 
+/// "unsupported operand types for `+`: int and str", at the operator.
+fn unsupported(symbol: &str, op_loc: Loc, l: &Value, r: &Value) -> ExprError {
+    ExprError::new(
+        op_loc,
+        format!(
+            "unsupported operand types for `{symbol}`: {} and {}",
+            l.type_name(),
+            r.type_name()
+        ),
+    )
+}
+
 impl Evaluator<'_> {
     /// `l op r` with errors at the operator or operand at fault.
     pub(crate) fn binary(
@@ -369,15 +381,7 @@ impl Evaluator<'_> {
         }
         arith(op, &l, &r).map_err(|fail| match fail {
             OpFail::Types => {
-                let error = ExprError::new(
-                    op_loc,
-                    format!(
-                        "unsupported operand types for `{}`: {} and {}",
-                        op.symbol(),
-                        l.type_name(),
-                        r.type_name()
-                    ),
-                );
+                let error = unsupported(op.symbol(), op_loc, &l, &r);
                 if is_text(&l) != is_text(&r) && num(&l).or(num(&r)).is_some() {
                     error.with_help("convert with `| int` or `| float`, or join as text with `~`")
                 } else {
@@ -428,15 +432,7 @@ impl Evaluator<'_> {
             CmpOp::Ge => ordered(Ordering::is_ge),
             CmpOp::In | CmpOp::NotIn => match contains(r, l) {
                 Ok(found) => Ok(found == (op == CmpOp::In)),
-                Err(_) => Err(ExprError::new(
-                    op_loc,
-                    format!(
-                        "unsupported operand types for `{}`: {} and {}",
-                        op.symbol(),
-                        l.type_name(),
-                        r.type_name()
-                    ),
-                )),
+                Err(_) => Err(unsupported(op.symbol(), op_loc, l, r)),
             },
         }
     }
