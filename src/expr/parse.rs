@@ -279,9 +279,7 @@ fn loc(pair: &Pair<'_, Rule>) -> Loc {
 
 /// The next pair of a sequence the grammar guarantees; an internal error otherwise.
 fn next<'i>(pairs: &mut Pairs<'i, Rule>, at: Loc) -> Result<Pair<'i, Rule>, ExprError> {
-    pairs
-        .next()
-        .ok_or_else(|| ExprError::new(at, "internal error: unexpected parse tree"))
+    pairs.next().ok_or_else(|| internal(at))
 }
 
 fn boxed(node: Node) -> Box<Node> {
@@ -450,10 +448,8 @@ fn build_primary(pair: Pair<'_, Rule>) -> Result<Node, ExprError> {
     let at = loc(&pair);
     let kind = match pair.as_rule() {
         Rule::float => {
-            let digits: String = pair.as_str().chars().filter(|c| *c != '_').collect();
-            let value = digits
-                .parse::<f64>()
-                .map_err(|_| ExprError::new(at, "invalid number"))?;
+            let value = pyfmt::parse_float(pair.as_str())
+                .ok_or_else(|| ExprError::new(at, "invalid number"))?;
             Kind::Const(Value::Float(value))
         }
         Rule::int => Kind::Const(Value::Int(int_literal(pair.as_str(), at)?)),
