@@ -10,7 +10,7 @@ use super::filters::ArgVal;
 use super::ops::{self, Num};
 use super::scope::{Lookup, Namespace, Scope, Variable};
 use super::value::Value;
-use crate::diagnostic::suggest;
+use crate::diagnostic::did_you_mean;
 
 /// Evaluates a parsed expression; error ranges are relative to its source text.
 pub fn eval(expr: &Expr, scope: &dyn Scope) -> Result<Value, ExprError> {
@@ -299,8 +299,7 @@ impl Evaluator<'_> {
             Lookup::Missing => {
                 let names = self.scope.names(ns);
                 let mut u = Undefined::new(loc, ns.missing_message(name));
-                u.help = suggest(name, names.iter().map(String::as_str))
-                    .map(|best| format!("did you mean `{best}`?"));
+                u.help = did_you_mean(name, names.iter().map(String::as_str));
                 Ok(Val::Undefined(u))
             }
         }
@@ -322,7 +321,7 @@ impl Evaluator<'_> {
         match value {
             Value::Dict(entries) => {
                 let keys: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
-                let help = suggest(name, keys).map(|best| format!("did you mean `{best}`?"));
+                let help = did_you_mean(name, keys);
                 match entries.into_iter().find(|(k, _)| k == name) {
                     Some((_, v)) => Ok(Val::Plain(v)),
                     None => Ok(Val::Undefined(Undefined {

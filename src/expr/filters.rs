@@ -7,10 +7,10 @@
 use super::ExprError;
 use super::ast::{BinOp, Loc};
 use super::eval::{Evaluator, Undefined, Val, overflow, too_large};
-use super::ops::{self, Num, OpFail};
+use super::ops::{self, Num, OpFail, TWO_63};
 use super::pyfmt::{self, NumError};
 use super::value::{MAX_SIZE, Text, Value};
-use crate::diagnostic::suggest;
+use crate::diagnostic::did_you_mean;
 use std::cmp::Ordering;
 use std::collections::HashSet;
 
@@ -245,7 +245,7 @@ impl Evaluator<'_> {
             "integer" => matches!(v, Value::Int(_)),
             "float" => matches!(v, Value::Float(_)),
             "number" => ops::num(&v).is_some(),
-            "string" => matches!(v, Value::Str(_) | Value::Runtime(_)),
+            "string" => ops::is_text(&v),
             "mapping" => matches!(v, Value::Dict(_)),
             "sequence" => matches!(
                 v,
@@ -289,8 +289,8 @@ impl Evaluator<'_> {
                             arg.loc,
                             format!("the `{}` {} has no argument `{key}`", call.name, call.kind),
                         );
-                        return Err(match suggest(key, params) {
-                            Some(best) => error.with_help(format!("did you mean `{best}`?")),
+                        return Err(match did_you_mean(key, params) {
+                            Some(help) => error.with_help(help),
                             None if N == 0 => error,
                             None => {
                                 error.with_help(format!("its arguments are {}", params.join(", ")))
@@ -949,7 +949,6 @@ impl Evaluator<'_> {
 }
 
 fn float_to_int(x: f64) -> Result<i64, &'static str> {
-    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
     if x.is_nan() || x.is_infinite() {
         return Err("it is not a finite number");
     }
@@ -1018,8 +1017,8 @@ fn merge_sort(
 
 fn unknown(kind: &str, name: &str, loc: Loc, known: &[&str]) -> ExprError {
     let error = ExprError::new(loc, format!("unknown {kind} `{name}`"));
-    match suggest(name, known.iter().copied()) {
-        Some(best) => error.with_help(format!("did you mean `{best}`?")),
+    match did_you_mean(name, known.iter().copied()) {
+        Some(help) => error.with_help(help),
         None => error.with_help(format!("the {kind}s are {}", known.join(", "))),
     }
 }

@@ -10,6 +10,9 @@ use super::eval::{Evaluator, overflow, too_large};
 use super::value::{MAX_SIZE, Value};
 use std::cmp::Ordering;
 
+/// 2^63: the floats in `[-TWO_63, TWO_63)` are the ones whose integer part fits an `i64`.
+pub(crate) const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+
 /// A number as Python sees it (`bool` counts as an int).
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Num {
@@ -265,7 +268,6 @@ fn num_cmp(a: Num, b: Num) -> Option<Ordering> {
 }
 
 fn int_float_cmp(i: i64, f: f64) -> Option<Ordering> {
-    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
     if f.is_nan() {
         return None;
     }
@@ -338,7 +340,8 @@ pub(crate) fn slice_indices(
     out
 }
 
-fn is_text(v: &Value) -> bool {
+/// Whether `v` is text: a string, or text known only in the job.
+pub(crate) fn is_text(v: &Value) -> bool {
     matches!(v, Value::Str(_) | Value::Runtime(_))
 }
 
