@@ -50,10 +50,9 @@ impl Undefined {
     }
 
     fn into_error(self) -> ExprError {
-        let error = ExprError::new(self.loc, self.message);
-        match self.help {
-            Some(help) => error.with_help(help),
-            None => error,
+        ExprError {
+            help: self.help,
+            ..ExprError::new(self.loc, self.message)
         }
     }
 }
@@ -384,8 +383,8 @@ impl Evaluator<'_> {
                 i_loc,
                 format!("`{t}` has no key {}", other.to_text()),
             ))),
-            (Value::Runtime(text), _) => {
-                Err(self.runtime_error(t_loc, &Value::Runtime(text), "split into characters"))
+            (runtime @ Value::Runtime(_), _) => {
+                Err(self.runtime_error(t_loc, &runtime, "split into characters"))
             }
             (sequence @ (Value::List(_) | Value::Str(_)), index) => {
                 let Some(i) = ops::num(&index).and_then(Num::as_int) else {

@@ -133,12 +133,7 @@ impl Evaluator<'_> {
             }
             "lower" | "upper" => {
                 self.bind(&call, [], args)?;
-                let what = if name == "lower" {
-                    "changed to lower case"
-                } else {
-                    "changed to upper case"
-                };
-                let s = self.plain_text(&v, t_loc, what)?;
+                let s = self.plain_text(&v, t_loc, &format!("changed to {name} case"))?;
                 Value::Str(if name == "lower" {
                     s.to_lowercase()
                 } else {
