@@ -88,8 +88,8 @@ impl Diagnostic {
         name: &str,
         candidates: impl IntoIterator<Item = &'a str>,
     ) -> Diagnostic {
-        match suggest(name, candidates) {
-            Some(best) => self.help(format!("did you mean `{best}`?")),
+        match did_you_mean(name, candidates) {
+            Some(help) => self.help(help),
             None => self,
         }
     }
@@ -119,6 +119,14 @@ pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     }
     let limit = (name.chars().count() / 3).max(1);
     best.filter(|&(d, _)| d <= limit).map(|(_, c)| c)
+}
+
+/// "did you mean `x`?" when one of `candidates` is close to `name` (see `suggest`).
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
+    suggest(name, candidates).map(|best| format!("did you mean `{best}`?"))
 }
 
 /// All diagnostics of a run, in the order they were found.

@@ -57,7 +57,7 @@ pub fn node_piece(backend: &Backend, index: u32, field: NodeField) -> Value {
             NodeField::Name => format!("localhost-{index}"),
             NodeField::Ip => "127.0.0.1".to_string(),
         }),
-        BackendKind::Slurm => Value::Runtime(Text(vec![Piece::Node { index, field }])),
+        BackendKind::Slurm => Value::Runtime(Text::node(index, field)),
     }
 }
 

@@ -7,10 +7,10 @@
 use super::ExprError;
 use super::ast::{BinOp, Loc};
 use super::eval::{Evaluator, Undefined, Val, overflow, too_large};
-use super::ops::{self, Num, OpFail};
+use super::ops::{self, Num, OpFail, TWO_63};
 use super::pyfmt::{self, NumError};
 use super::value::{MAX_SIZE, Text, Value};
-use crate::diagnostic::suggest;
+use crate::diagnostic::did_you_mean;
 use std::cmp::Ordering;
 use std::collections::HashSet;
 
@@ -133,12 +133,7 @@ impl Evaluator<'_> {
             }
             "lower" | "upper" => {
                 self.bind(&call, [], args)?;
-                let what = if name == "lower" {
-                    "changed to lower case"
-                } else {
-                    "changed to upper case"
-                };
-                let s = self.plain_text(&v, t_loc, what)?;
+                let s = self.plain_text(&v, t_loc, &format!("changed to {name} case"))?;
                 Value::Str(if name == "lower" {
                     s.to_lowercase()
                 } else {
@@ -245,7 +240,7 @@ impl Evaluator<'_> {
             "integer" => matches!(v, Value::Int(_)),
             "float" => matches!(v, Value::Float(_)),
             "number" => ops::num(&v).is_some(),
-            "string" => matches!(v, Value::Str(_) | Value::Runtime(_)),
+            "string" => ops::is_text(&v),
             "mapping" => matches!(v, Value::Dict(_)),
             "sequence" => matches!(
                 v,
@@ -289,8 +284,8 @@ impl Evaluator<'_> {
                             arg.loc,
                             format!("the `{}` {} has no argument `{key}`", call.name, call.kind),
                         );
-                        return Err(match suggest(key, params) {
-                            Some(best) => error.with_help(format!("did you mean `{best}`?")),
+                        return Err(match did_you_mean(key, params) {
+                            Some(help) => error.with_help(help),
                             None if N == 0 => error,
                             None => {
                                 error.with_help(format!("its arguments are {}", params.join(", ")))
@@ -421,6 +416,16 @@ impl Evaluator<'_> {
         )
     }
 
+    /// The error for a target that is not a number: text known only in the job, or a
+    /// value of another type.
+    fn not_a_number(&self, call: &Call<'_>, v: &Value) -> ExprError {
+        if v.is_runtime() {
+            self.runtime_error(call.target, v, "used in arithmetic")
+        } else {
+            self.needs(call, "a number", v)
+        }
+    }
+
     /// `item.a.b` as Jinja's `attribute=` reads it: dict keys, and list indices for digits.
     fn attribute_of(&self, item: &Value, path: &str) -> Option<Value> {
         let mut current = item;
@@ -437,12 +442,14 @@ impl Evaluator<'_> {
         Some(current.clone())
     }
 
-    /// The items, or their `attribute` when given; a missing attribute is an error.
+    /// The items, or their `attribute` when given; a missing attribute is `default`, or an
+    /// error without one.
     fn keyed(
         &self,
         items: &[Value],
         call: &Call<'_>,
         attribute: Option<&str>,
+        default: Option<&Value>,
     ) -> Result<Vec<Value>, ExprError> {
         let Some(path) = attribute else {
             return Ok(items.to_vec());
@@ -451,17 +458,34 @@ impl Evaluator<'_> {
             .iter()
             .enumerate()
             .map(|(i, item)| {
-                self.attribute_of(item, path).ok_or_else(|| {
-                    ExprError::new(
-                        call.target,
-                        format!(
-                            "item {i} of `{}` has no attribute `{path}`",
-                            self.text(call.target)
-                        ),
-                    )
-                })
+                self.attribute_of(item, path)
+                    .or_else(|| default.cloned())
+                    .ok_or_else(|| {
+                        ExprError::new(
+                            call.target,
+                            format!(
+                                "item {i} of `{}` has no attribute `{path}`",
+                                self.text(call.target)
+                            ),
+                        )
+                    })
             })
             .collect()
+    }
+
+    /// The items of `v`, which must not hold text known only in the job (it would be
+    /// `what`), and their keys: the items, or their `attribute` when given.
+    fn keyed_items(
+        &self,
+        v: Value,
+        call: &Call<'_>,
+        attribute: Option<&str>,
+        what: &str,
+    ) -> Result<(Vec<Value>, Vec<Value>), ExprError> {
+        self.require_plain(&v, call.target, what)?;
+        let items = self.items(v, call)?;
+        let keys = self.keyed(&items, call, attribute, None)?;
+        Ok((items, keys))
     }
 
     fn abs(&self, v: Value, call: &Call<'_>) -> Result<Value, ExprError> {
@@ -471,10 +495,7 @@ impl Evaluator<'_> {
                 .map(Value::Int)
                 .ok_or_else(|| overflow(call.target)),
             Some(Num::F(x)) => Ok(Value::Float(x.abs())),
-            None if v.is_runtime() => {
-                Err(self.runtime_error(call.target, &v, "used in arithmetic"))
-            }
-            None => Err(self.needs(call, "a number", &v)),
+            None => Err(self.not_a_number(call, &v)),
         }
     }
 
@@ -586,7 +607,7 @@ impl Evaluator<'_> {
             .arg_value(sep)?
             .map_or_else(Text::default, |(s, _)| s.to_text());
         let items = self.items(v, call)?;
-        let items = self.keyed(&items, call, attribute.as_deref())?;
+        let items = self.keyed(&items, call, attribute.as_deref(), None)?;
         let texts: Vec<Text> = items.iter().map(Value::to_text).collect();
         let total = texts
             .iter()
@@ -643,24 +664,9 @@ impl Evaluator<'_> {
             );
         };
         let default = self.arg_value(default)?.map(|(v, _)| v);
-        let mut out = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            match (self.attribute_of(item, &path), &default) {
-                (Some(v), _) => out.push(v),
-                (None, Some(d)) => out.push(d.clone()),
-                (None, None) => {
-                    return Err(ExprError::new(
-                        call.target,
-                        format!(
-                            "item {i} of `{}` has no attribute `{path}`",
-                            self.text(call.target)
-                        ),
-                    )
-                    .with_help("give one with `map(attribute='...', default=VALUE)`"));
-                }
-            }
-        }
-        Ok(Value::List(out))
+        self.keyed(&items, call, Some(&path), default.as_ref())
+            .map(Value::List)
+            .map_err(|e| e.with_help("give one with `map(attribute='...', default=VALUE)`"))
     }
 
     /// Python ordering for `max`, `min` and `sort`, case-insensitive on strings unless
@@ -702,9 +708,7 @@ impl Evaluator<'_> {
     ) -> Result<Val, ExprError> {
         let case_sensitive = self.arg_bool(case_sensitive, false)?;
         let attribute = self.arg_str(call, attribute, "attribute")?;
-        self.require_plain(&v, call.target, "compared")?;
-        let items = self.items(v, call)?;
-        let keys = self.keyed(&items, call, attribute.as_deref())?;
+        let (items, keys) = self.keyed_items(v, call, attribute.as_deref(), "compared")?;
         let wanted = if call.name == "max" {
             Ordering::Greater
         } else {
@@ -780,13 +784,7 @@ impl Evaluator<'_> {
         let method = self
             .arg_str(call, method, "method")?
             .unwrap_or_else(|| "common".into());
-        let number = match ops::num(&v) {
-            Some(n) => n,
-            None if v.is_runtime() => {
-                return Err(self.runtime_error(call.target, &v, "used in arithmetic"));
-            }
-            None => return Err(self.needs(call, "a number", &v)),
-        };
+        let number = ops::num(&v).ok_or_else(|| self.not_a_number(call, &v))?;
         match method.as_str() {
             "common" => match number {
                 Num::I(n) => pyfmt::round_int(n, precision)
@@ -835,9 +833,7 @@ impl Evaluator<'_> {
         let reverse = self.arg_bool(reverse, false)?;
         let case_sensitive = self.arg_bool(case_sensitive, false)?;
         let attribute = self.arg_str(call, attribute, "attribute")?;
-        self.require_plain(&v, call.target, "sorted")?;
-        let items = self.items(v, call)?;
-        let keys = self.keyed(&items, call, attribute.as_deref())?;
+        let (items, keys) = self.keyed_items(v, call, attribute.as_deref(), "sorted")?;
         let order: Vec<usize> = (0..items.len()).collect();
         let sorted = merge_sort(order, &mut |a, b| {
             let (ka, kb) = match (keys.get(a), keys.get(b)) {
@@ -868,10 +864,9 @@ impl Evaluator<'_> {
     ) -> Result<Value, ExprError> {
         let attribute = self.arg_str(call, attribute, "attribute")?;
         let start = self.arg_value(start)?.map_or(Value::Int(0), |(s, _)| s);
-        self.require_plain(&v, call.target, "summed")?;
-        let items = self.items(v, call)?;
+        let (_, keys) = self.keyed_items(v, call, attribute.as_deref(), "summed")?;
         let mut total = start;
-        for item in self.keyed(&items, call, attribute.as_deref())? {
+        for item in keys {
             total = ops::arith(BinOp::Add, &total, &item).map_err(|fail| match fail {
                 OpFail::Overflow => overflow(call.target),
                 OpFail::TooLarge => too_large(call.target),
@@ -897,9 +892,7 @@ impl Evaluator<'_> {
     ) -> Result<Value, ExprError> {
         let case_sensitive = self.arg_bool(case_sensitive, false)?;
         let attribute = self.arg_str(call, attribute, "attribute")?;
-        self.require_plain(&v, call.target, "compared")?;
-        let items = self.items(v, call)?;
-        let keys = self.keyed(&items, call, attribute.as_deref())?;
+        let (items, keys) = self.keyed_items(v, call, attribute.as_deref(), "compared")?;
         let mut seen = HashSet::new();
         let mut out = Vec::new();
         for (item, key) in items.into_iter().zip(&keys) {
@@ -926,29 +919,31 @@ impl Evaluator<'_> {
         divisor: &Value,
         d_loc: Loc,
     ) -> Result<bool, ExprError> {
-        let (Some(a), Some(b)) = (ops::num(v), ops::num(divisor)) else {
-            return Err(if v.is_runtime() {
-                self.runtime_error(call.target, v, "used in arithmetic")
+        if ops::num(v).is_none() {
+            return Err(self.not_a_number(call, v));
+        }
+        if ops::num(divisor).is_none() {
+            return Err(if divisor.is_runtime() {
+                self.runtime_error(d_loc, divisor, "used in arithmetic")
             } else {
-                self.needs(call, "a number", v)
+                ExprError::new(
+                    d_loc,
+                    format!(
+                        "`num` of `{}` must be a number, not {}",
+                        call.name,
+                        divisor.type_name()
+                    ),
+                )
             });
-        };
-        match ops::arith(BinOp::Mod, &number(a), &number(b)) {
+        }
+        match ops::arith(BinOp::Mod, v, divisor) {
             Ok(r) => Ok(ops::equals(&r, &Value::Int(0))),
             Err(_) => Err(ExprError::new(d_loc, "division by zero")),
         }
     }
 }
 
-fn number(n: Num) -> Value {
-    match n {
-        Num::I(i) => Value::Int(i),
-        Num::F(x) => Value::Float(x),
-    }
-}
-
 fn float_to_int(x: f64) -> Result<i64, &'static str> {
-    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
     if x.is_nan() || x.is_infinite() {
         return Err("it is not a finite number");
     }
@@ -1017,8 +1012,8 @@ fn merge_sort(
 
 fn unknown(kind: &str, name: &str, loc: Loc, known: &[&str]) -> ExprError {
     let error = ExprError::new(loc, format!("unknown {kind} `{name}`"));
-    match suggest(name, known.iter().copied()) {
-        Some(best) => error.with_help(format!("did you mean `{best}`?")),
+    match did_you_mean(name, known.iter().copied()) {
+        Some(help) => error.with_help(help),
         None => error.with_help(format!("the {kind}s are {}", known.join(", "))),
     }
 }
@@ -1335,5 +1330,17 @@ mod tests {
         assert_eq!((e.start, e.end), (13, 17));
         let e = eval_err("1.5 | round(precison=1)");
         assert_eq!((e.start, e.end), (12, 22));
+        let e = eval_err("9 is divisibleby('a')");
+        assert_eq!(
+            e.message,
+            "`num` of `divisibleby` must be a number, not str"
+        );
+        assert_eq!((e.start, e.end), (17, 20));
+        let e = eval_err("9 is divisibleby(task.server.nodes[0].name)");
+        assert!(
+            e.message
+                .starts_with("`task.server.nodes[0].name` is known only")
+        );
+        assert_eq!((e.start, e.end), (17, 42));
     }
 }

@@ -10,6 +10,9 @@ use super::eval::{Evaluator, overflow, too_large};
 use super::value::{MAX_SIZE, Value};
 use std::cmp::Ordering;
 
+/// 2^63: the floats in `[-TWO_63, TWO_63)` are the ones whose integer part fits an `i64`.
+pub(crate) const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+
 /// A number as Python sees it (`bool` counts as an int).
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Num {
@@ -265,7 +268,6 @@ fn num_cmp(a: Num, b: Num) -> Option<Ordering> {
 }
 
 fn int_float_cmp(i: i64, f: f64) -> Option<Ordering> {
-    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
     if f.is_nan() {
         return None;
     }
@@ -338,8 +340,21 @@ pub(crate) fn slice_indices(
     out
 }
 
-fn is_text(v: &Value) -> bool {
+/// Whether `v` is text: a string, or text known only in the job.
+pub(crate) fn is_text(v: &Value) -> bool {
     matches!(v, Value::Str(_) | Value::Runtime(_))
+}
+
+/// "unsupported operand types for `+`: int and str", at the operator.
+fn unsupported(symbol: &str, op_loc: Loc, l: &Value, r: &Value) -> ExprError {
+    ExprError::new(
+        op_loc,
+        format!(
+            "unsupported operand types for `{symbol}`: {} and {}",
+            l.type_name(),
+            r.type_name()
+        ),
+    )
 }
 
 impl Evaluator<'_> {
@@ -369,15 +384,7 @@ impl Evaluator<'_> {
         }
         arith(op, &l, &r).map_err(|fail| match fail {
             OpFail::Types => {
-                let error = ExprError::new(
-                    op_loc,
-                    format!(
-                        "unsupported operand types for `{}`: {} and {}",
-                        op.symbol(),
-                        l.type_name(),
-                        r.type_name()
-                    ),
-                );
+                let error = unsupported(op.symbol(), op_loc, &l, &r);
                 if is_text(&l) != is_text(&r) && num(&l).or(num(&r)).is_some() {
                     error.with_help("convert with `| int` or `| float`, or join as text with `~`")
                 } else {
@@ -428,15 +435,7 @@ impl Evaluator<'_> {
             CmpOp::Ge => ordered(Ordering::is_ge),
             CmpOp::In | CmpOp::NotIn => match contains(r, l) {
                 Ok(found) => Ok(found == (op == CmpOp::In)),
-                Err(_) => Err(ExprError::new(
-                    op_loc,
-                    format!(
-                        "unsupported operand types for `{}`: {} and {}",
-                        op.symbol(),
-                        l.type_name(),
-                        r.type_name()
-                    ),
-                )),
+                Err(_) => Err(unsupported(op.symbol(), op_loc, l, r)),
             },
         }
     }

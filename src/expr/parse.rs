@@ -55,6 +55,20 @@ pub fn parse(src: &str) -> Result<Expr, ExprError> {
     })
 }
 
+/// The offset of the quote that closes the string literal opened at `open` (backslash
+/// escapes skipped); `None` when it is unterminated.
+pub(super) fn string_end(bytes: &[u8], open: usize) -> Option<usize> {
+    let quote = *bytes.get(open)?;
+    let mut i = open + 1;
+    loop {
+        match *bytes.get(i)? {
+            b'\\' => i += 2,
+            c if c == quote => return Some(i),
+            _ => i += 1,
+        }
+    }
+}
+
 /// Checks brackets and string literals, and bounds what makes the grammar recurse.
 fn prescan(src: &str) -> Result<(), ExprError> {
     let bytes = src.as_bytes();
@@ -64,22 +78,14 @@ fn prescan(src: &str) -> Result<(), ExprError> {
     while let Some(&b) = bytes.get(i) {
         match b {
             b'\'' | b'"' => {
-                let mut j = i + 1;
-                loop {
-                    match bytes.get(j) {
-                        None => {
-                            return Err(ExprError::new(
-                                Loc::new(i, src.len()),
-                                "unterminated string literal",
-                            )
-                            .with_help(format!("close it with {}", b as char)));
-                        }
-                        Some(b'\\') => j += 2,
-                        Some(&c) if c == b => break,
-                        Some(_) => j += 1,
-                    }
-                }
-                i = j + 1;
+                let Some(end) = string_end(bytes, i) else {
+                    return Err(ExprError::new(
+                        Loc::new(i, src.len()),
+                        "unterminated string literal",
+                    )
+                    .with_help(format!("close it with {}", b as char)));
+                };
+                i = end + 1;
                 continue;
             }
             b'(' | b'[' | b'{' => {
@@ -273,9 +279,7 @@ fn loc(pair: &Pair<'_, Rule>) -> Loc {
 
 /// The next pair of a sequence the grammar guarantees; an internal error otherwise.
 fn next<'i>(pairs: &mut Pairs<'i, Rule>, at: Loc) -> Result<Pair<'i, Rule>, ExprError> {
-    pairs
-        .next()
-        .ok_or_else(|| ExprError::new(at, "internal error: unexpected parse tree"))
+    pairs.next().ok_or_else(|| internal(at))
 }
 
 fn boxed(node: Node) -> Box<Node> {
@@ -444,10 +448,8 @@ fn build_primary(pair: Pair<'_, Rule>) -> Result<Node, ExprError> {
     let at = loc(&pair);
     let kind = match pair.as_rule() {
         Rule::float => {
-            let digits: String = pair.as_str().chars().filter(|c| *c != '_').collect();
-            let value = digits
-                .parse::<f64>()
-                .map_err(|_| ExprError::new(at, "invalid number"))?;
+            let value = pyfmt::parse_float(pair.as_str())
+                .ok_or_else(|| ExprError::new(at, "invalid number"))?;
             Kind::Const(Value::Float(value))
         }
         Rule::int => Kind::Const(Value::Int(int_literal(pair.as_str(), at)?)),

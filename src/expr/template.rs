@@ -8,7 +8,7 @@
 use super::ExprError;
 use super::ast::{Expr, Loc};
 use super::eval::{eval, too_large};
-use super::parse::parse;
+use super::parse::{parse, string_end};
 use super::scope::Scope;
 use super::value::{MAX_SIZE, Text, Value};
 
@@ -108,16 +108,7 @@ fn find_close(s: &str, from: usize) -> Option<usize> {
     let mut i = from;
     while let Some(&b) = bytes.get(i) {
         match b {
-            b'\'' | b'"' => {
-                i += 1;
-                loop {
-                    match bytes.get(i)? {
-                        b'\\' => i += 2,
-                        &c if c == b => break,
-                        _ => i += 1,
-                    }
-                }
-            }
+            b'\'' | b'"' => i = string_end(bytes, i)?,
             b'}' if depth == 0 && bytes.get(i + 1) == Some(&b'}') => return Some(i),
             b'(' | b'[' | b'{' => depth += 1,
             b')' | b']' | b'}' => depth = depth.saturating_sub(1),

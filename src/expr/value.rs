@@ -89,11 +89,6 @@ impl Text {
         }
     }
 
-    /// Whether some piece is known only in the job.
-    pub fn is_runtime(&self) -> bool {
-        self.0.iter().any(|p| !matches!(p, Piece::Lit(_)))
-    }
-
     /// The text, when every piece is literal.
     pub fn to_plain(&self) -> Option<String> {
         let mut out = String::new();
